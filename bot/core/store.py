@@ -1,0 +1,196 @@
+"""Loading the claim store from a directory of YAML files, and validating it.
+
+Validation reports every problem in one pass (file, line, field), because a
+claim author fixing a pull request wants the whole list, not one error per CI
+run. A store with any problem is refused as a whole: serving half a store
+would silently drop claims that related links or digests point at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
+from bot.core.schema import Claim, Relation
+from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
+
+CLAIM_SUFFIXES = (".yaml", ".yml")
+REPO_CLAIMS = Path(__file__).resolve().parents[2] / "claims"
+
+
+def default_claims_dir() -> Path:
+    """``$AI_RACE_CLAIMS`` if set, else the ``claims/`` directory of this checkout."""
+    configured = os.environ.get("AI_RACE_CLAIMS", "").strip()
+    return Path(configured) if configured else REPO_CLAIMS
+
+
+@dataclass(frozen=True)
+class ClaimStore:
+    """A validated, immutable set of claims; rebuilt whole on reload."""
+
+    directory: Path
+    claims: tuple[Claim, ...]
+    by_id: dict[str, Claim] = field(repr=False)
+
+    @classmethod
+    def from_claims(cls, directory: Path, claims: Iterable[Claim]) -> ClaimStore:
+        ordered = tuple(sorted(claims, key=lambda c: c.id))
+        return cls(directory=directory, claims=ordered, by_id={c.id: c for c in ordered})
+
+    def __len__(self) -> int:
+        return len(self.claims)
+
+    def __iter__(self) -> Iterator[Claim]:
+        return iter(self.claims)
+
+    def get(self, claim_id: str) -> Claim | None:
+        return self.by_id.get(claim_id)
+
+    def related(self, claim: Claim, relation: Relation) -> list[Claim]:
+        """Claims linked to ``claim`` by ``relation``, declared on either side."""
+        ids = dict.fromkeys(claim.related_ids(relation))
+        ids.update(dict.fromkeys(self._inbound.get((claim.id, relation), ())))
+        return [self.by_id[i] for i in ids if i in self.by_id]
+
+    @cached_property
+    def _inbound(self) -> dict[tuple[str, Relation], list[str]]:
+        """Links seen from their target, so one declaration serves both ends."""
+        inbound: dict[tuple[str, Relation], list[str]] = {}
+        for claim in self.claims:
+            for link in claim.related:
+                inbound.setdefault((link.id, link.relation), []).append(claim.id)
+        return inbound
+
+    def topic_counts(self) -> list[tuple[str, int]]:
+        """Topics with the number of claims carrying each, most common first."""
+        counts = Counter(topic for claim in self.claims for topic in claim.topics)
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    def recent(self, limit: int = 5) -> list[Claim]:
+        """Most recently added or reviewed claims first."""
+        return sorted(self.claims, key=lambda c: (c.last_touched, c.id), reverse=True)[:limit]
+
+
+def _read_claim(path: Path) -> tuple[Claim | None, YamlDocument | None, list[Problem]]:
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as exc:
+        return None, None, [Problem(str(path), exc.line, "(file)", exc.message)]
+    except OSError as exc:
+        return None, None, [Problem(str(path), None, "(file)", f"cannot read: {exc.strerror}")]
+    if not isinstance(doc.data, dict):
+        kind = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
+        return (
+            None,
+            doc,
+            [Problem(str(path), 1, "(file)", f"expected a mapping of fields, got {kind}")],
+        )
+    try:
+        claim = Claim.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, doc, validation_problems(doc, exc)
+    problems = []
+    if claim.id != path.stem:
+        problems.append(
+            Problem(
+                str(path),
+                doc.line_of(("id",)),
+                "id",
+                f"id '{claim.id}' differs from the file name '{path.name}' "
+                f"(expected '{path.stem}')",
+            )
+        )
+    return claim, doc, problems
+
+
+def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]:
+    dated: list[tuple[Loc, date | None]] = [
+        (("added",), claim.added),
+        (("reviewed",), claim.reviewed),
+    ]
+    dated += [(("sources", i, "date"), s.date) for i, s in enumerate(claim.sources)]
+    return [
+        Problem(
+            str(doc.path),
+            doc.line_of(loc),
+            field_name(loc),
+            f"date {value.isoformat()} is in the future (today is {today.isoformat()})",
+        )
+        for loc, value in dated
+        if value is not None and value > today
+    ]
+
+
+def claim_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in CLAIM_SUFFIXES and p.is_file())
+
+
+def validate_dir(
+    directory: Path, *, today: date | None = None
+) -> tuple[ClaimStore | None, list[Problem]]:
+    """Load every claim file in ``directory``; return the store (if clean) and all problems."""
+    today = today or date.today()
+    if not directory.is_dir():
+        return None, [
+            Problem(str(directory), None, "(directory)", "claim directory does not exist")
+        ]
+    files = claim_files(directory)
+    if not files:
+        return None, [Problem(str(directory), None, "(directory)", "no claim files (*.yaml) found")]
+
+    problems: list[Problem] = []
+    loaded: list[tuple[Claim, YamlDocument]] = []
+    first_seen: dict[str, Path] = {}
+    for path in files:
+        claim, doc, found = _read_claim(path)
+        problems.extend(found)
+        if claim is None or doc is None:
+            continue
+        if claim.id in first_seen:
+            problems.append(
+                Problem(
+                    str(path),
+                    doc.line_of(("id",)),
+                    "id",
+                    f"duplicate id '{claim.id}', already used by {first_seen[claim.id]}",
+                )
+            )
+            continue
+        first_seen[claim.id] = path
+        loaded.append((claim, doc))
+
+    # Links may point at claims whose own file failed validation; those are not
+    # reported as dangling, the broken file already is.
+    known = {p.stem for p in files} | set(first_seen)
+    for claim, doc in loaded:
+        problems.extend(_future_dates(claim, doc, today))
+        for i, link in enumerate(claim.related):
+            if link.id not in known:
+                loc: Loc = ("related", i, "id")
+                problems.append(
+                    Problem(
+                        str(doc.path),
+                        doc.line_of(loc),
+                        field_name(loc),
+                        f"no claim with id '{link.id}' in {directory}",
+                    )
+                )
+    if problems:
+        return None, sorted(problems)
+    return ClaimStore.from_claims(directory, (claim for claim, _ in loaded)), []
+
+
+def load_store(directory: Path | None = None, *, today: date | None = None) -> ClaimStore:
+    """Load and validate a store, raising StoreError listing every problem."""
+    store, problems = validate_dir(directory or default_claims_dir(), today=today)
+    if store is None:
+        raise StoreError(problems)
+    return store
