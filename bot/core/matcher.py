@@ -1,0 +1,454 @@
+"""Finding the claims a query is about, with a score and a reason for each.
+
+How it works, and why:
+
+* **An inverted index built at load time.** Every claim field is analysed into
+  terms (folded, synonyms applied, Snowball-stemmed). Each (term, claim) pair
+  keeps the strongest field it appears in; field weights make a title or alias
+  hit beat a word deep in a summary. Postings live in flat numpy arrays, so a
+  query touches only the claims that share a term with it, never every claim's
+  full text: cost grows with the postings a query hits, not with store size.
+* **Typos by edit distance, on the words that matter.** A query word that is
+  not a known term is compared (rapidfuzz Levenshtein, length-bucketed) with
+  the *key* vocabulary only: words from titles, aliases, entities, speakers and
+  topics. Typing mistakes happen on names ("hasabis", "seeddance"); fuzzing
+  towards ordinary summary words would turn "lunch" into "launch".
+* **Split and joined spellings.** Adjacent words of key phrases are also
+  indexed joined ("open source" -> "opensource", "tik tok" -> "tiktok"), and
+  adjacent query words are tried joined, so both spellings meet.
+* **Coverage, not raw similarity, decides confidence.** A claim's score is the
+  share of the query's information (IDF-weighted content words) that the claim
+  explains. A long message that shares one company name with a claim explains
+  little of the message and is not a match; a two-word query naming a speaker
+  and a topic is fully explained. Below the thresholds the matcher says "no
+  match" and offers suggestions instead of guessing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from bot.core.matching_config import MatchingConfig, Thresholds
+from bot.core.schema import Claim
+from bot.core.store import ClaimStore
+from bot.core.text import Analyzer, fold, is_content_word, stem, strip_slack_markup
+
+MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
+MAX_FUZZY_LOOKUPS = 16
+MAX_WORD_LENGTH = 40  # longer "words" are pasted hashes or keyboard mashing
+CANDIDATES_TO_RERANK = 30
+
+
+class FieldKind(IntEnum):
+    """Where in a claim a term was found; the order is the order of strength."""
+
+    TITLE = 0
+    ALIAS = 1
+    ENTITY = 2
+    SPEAKER = 3
+    TOPIC = 4
+    SUMMARY = 5
+    NOTE = 6
+    SOURCE = 7
+
+
+FIELD_WEIGHT = np.array([1.0, 0.97, 0.93, 0.93, 0.85, 0.6, 0.35, 0.3], dtype=np.float32)
+FIELD_LABEL = {
+    FieldKind.TITLE: "title",
+    FieldKind.ALIAS: "alias",
+    FieldKind.ENTITY: "entity",
+    FieldKind.SPEAKER: "speaker",
+    FieldKind.TOPIC: "topic",
+    FieldKind.SUMMARY: "summary",
+    FieldKind.NOTE: "evidence note",
+    FieldKind.SOURCE: "source",
+}
+KEY_FIELDS = frozenset(
+    {FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY, FieldKind.SPEAKER, FieldKind.TOPIC}
+)
+# Edit distance allowed for a query word of a given length (as search engines do).
+FUZZY_PENALTY = {1: 0.85, 2: 0.72}
+DIGIT_WEIGHT = 0.35
+
+
+def _edits_allowed(word: str) -> int:
+    if len(word) <= 3 or word.isdigit():
+        return 0
+    return 1 if len(word) <= 6 else 2
+
+
+def _joinable(left: str, right: str) -> bool:
+    """Neighbours worth trying as one word: two content words, at least one alphabetic."""
+    return is_content_word(left) and is_content_word(right) and (left.isalpha() or right.isalpha())
+
+
+def claim_fields(claim: Claim) -> list[tuple[FieldKind, str]]:
+    """The texts of a claim that are searched, each with its field."""
+    fields: list[tuple[FieldKind, str]] = [(FieldKind.TITLE, claim.title)]
+    fields += [(FieldKind.ALIAS, alias) for alias in claim.aliases]
+    fields += [(FieldKind.ENTITY, entity) for entity in claim.entities]
+    if claim.speaker:
+        parts = [claim.speaker.name, claim.speaker.role or "", claim.speaker.org or ""]
+        fields += [(FieldKind.SPEAKER, part) for part in parts if part]
+    fields += [(FieldKind.TOPIC, topic) for topic in claim.topics]
+    fields.append((FieldKind.SUMMARY, claim.summary))
+    fields.append((FieldKind.NOTE, claim.evidence.note))
+    fields += [(FieldKind.SOURCE, f"{s.title} {s.publisher}") for s in claim.sources]
+    return fields
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One query word explained by a claim: how, and where."""
+
+    query_word: str
+    term: str
+    field: FieldKind
+    kind: str  # "exact", "typo" or "joined"
+    strength: float
+
+
+@dataclass(frozen=True)
+class Match:
+    claim: Claim
+    score: float  # 0..1, shown to people as a percentage
+    coverage: float
+    hits: tuple[Hit, ...]
+    phrase: str | None = None  # a whole alias or title the query contains or equals
+
+    @property
+    def reason(self) -> str:
+        """Why this claim matched, in one line a person can check."""
+        parts: list[str] = []
+        if self.phrase:
+            parts.append(f'phrase "{self.phrase}"')
+        by_field: dict[FieldKind, list[str]] = {}
+        for hit in sorted(self.hits, key=lambda h: (h.field, -h.strength)):
+            if hit.term == hit.query_word:
+                shown = f'"{hit.query_word}"'
+            else:
+                shown = f'"{hit.query_word}" ~ {hit.term}'
+            by_field.setdefault(hit.field, []).append(shown)
+        for kind, shown_words in list(by_field.items())[:4]:
+            parts.append(f"{FIELD_LABEL[kind]} {', '.join(shown_words[:4])}")
+        return "; ".join(parts) if parts else "weak overlap"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    matches: tuple[Match, ...]
+    suggestions: tuple[str, ...] = ()
+    words: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)
+
+
+@dataclass
+class _Unit:
+    """A content word of the query and the index terms that can stand for it."""
+
+    word: str
+    alternatives: list[tuple[int, float, str]] = field(default_factory=list)
+    weight: float = 0.0
+
+
+class Matcher:
+    """An immutable index over one ClaimStore. Build once per store load."""
+
+    def __init__(self, store: ClaimStore, config: MatchingConfig | None = None) -> None:
+        self.store = store
+        self.config = config or MatchingConfig()
+        self.analyzer = Analyzer(self.config.synonyms)
+        self._claims: tuple[Claim, ...] = store.claims
+        self._build()
+
+    # ------------------------------------------------------------------ index
+    def _terms_of(self, text: str, joined: bool) -> list[tuple[str, str]]:
+        """(surface word, term) pairs of a field; key fields add joined neighbours."""
+        tokens = self.analyzer.canonical_words(text)
+        pairs = [(w, stem(w)) for w in tokens if len(w) > 1 or w.isdigit()]
+        if joined:
+            for left, right in itertools.pairwise(tokens):
+                if _joinable(left, right):
+                    pairs.append((left + right, stem(left + right)))
+        return pairs
+
+    def _build(self) -> None:
+        term_ids: dict[str, int] = {}
+        surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
+        post_term, post_claim, post_field = array("i"), array("i"), array("b")
+        phrases: list[list[str]] = []
+        display: list[str] = []  # a readable surface form per term, for reasons
+        for index, claim in enumerate(self._claims):
+            best: dict[int, int] = {}
+            claim_phrases: list[str] = []
+            for kind, text in claim_fields(claim):
+                key = kind in KEY_FIELDS
+                if kind in (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY):
+                    claim_phrases.append(" ".join(self.analyzer.canonical_words(text)))
+                for surface, term in self._terms_of(text, joined=key):
+                    tid = term_ids.setdefault(term, len(term_ids))
+                    if tid == len(display):
+                        display.append(surface)
+                    if key and not surface.isdigit():
+                        surfaces.setdefault(surface, tid)
+                    if tid not in best or kind < best[tid]:
+                        best[tid] = kind
+            for tid, kind in best.items():
+                post_term.append(tid)
+                post_claim.append(index)
+                post_field.append(kind)
+            phrases.append(claim_phrases)
+
+        terms = np.frombuffer(post_term, dtype=np.int32)
+        order = np.argsort(terms, kind="stable")
+        self._post_claim = np.frombuffer(post_claim, dtype=np.int32)[order].copy()
+        self._post_weight = FIELD_WEIGHT[np.frombuffer(post_field, dtype=np.int8)[order]]
+        self._post_field = np.frombuffer(post_field, dtype=np.int8)[order].copy()
+        counts = np.bincount(terms, minlength=len(term_ids))
+        self._indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        n = max(len(self._claims), 1)
+        # BM25's idf: rare terms say more about what a query is after.
+        self._idf = np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
+        # A word the store has never seen weighs as much as its rarest word: it may
+        # be off-topic (a negative) or mere paraphrase, and the index cannot tell.
+        self._idf_unknown = math.log1p((n - 1 + 0.5) / 1.5)
+        self._term_ids = term_ids
+        self._display = display
+        self._phrases = phrases
+        # Key vocabulary for typo correction, bucketed by length for speed.
+        self._surface_term = surfaces
+        buckets: dict[int, list[str]] = {}
+        for surface in surfaces:
+            buckets.setdefault(len(surface), []).append(surface)
+        self._buckets = buckets
+        self._suggestable = sorted(
+            {t for c in self._claims for t in c.topics}
+            | {e for c in self._claims for e in c.entities}
+            | {c.speaker.name for c in self._claims if c.speaker}
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self._claims)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the index arrays (not the claims themselves)."""
+        arrays = (self._post_claim, self._post_weight, self._post_field, self._indptr, self._idf)
+        return int(sum(a.nbytes for a in arrays))
+
+    # ------------------------------------------------------------------ query
+    def _fuzzy(self, word: str) -> list[tuple[int, float]]:
+        edits = _edits_allowed(word)
+        if edits == 0:
+            return []
+        found: dict[int, float] = {}
+        for length in range(len(word) - edits, len(word) + edits + 1):
+            bucket = self._buckets.get(length)
+            if not bucket:
+                continue
+            for candidate, distance, _ in process.extract(
+                word, bucket, scorer=Levenshtein.distance, score_cutoff=edits, limit=3
+            ):
+                if distance == 0:
+                    continue
+                tid = self._surface_term[candidate]
+                penalty = FUZZY_PENALTY[int(distance)]
+                if penalty > found.get(tid, 0.0):
+                    found[tid] = penalty
+        return sorted(found.items(), key=lambda item: -item[1])[:2]
+
+    def analyse(self, query: str) -> list[_Unit]:
+        """Query -> content units, each with the index terms that may stand for it."""
+        raw = [w for w in self.analyzer.canonical_words(strip_slack_markup(query))]
+        raw = raw[: MAX_QUERY_WORDS * 3]
+        units: list[_Unit] = []
+        seen: dict[str, _Unit] = {}
+        positions: list[_Unit | None] = []
+        for word in raw:
+            if not is_content_word(word) or len(word) > MAX_WORD_LENGTH:
+                positions.append(None)
+                continue
+            term = stem(word)
+            unit = seen.get(term)
+            if unit is None:
+                if len(units) >= MAX_QUERY_WORDS:
+                    positions.append(None)
+                    continue
+                unit = _Unit(word)
+                tid = self._term_ids.get(term)
+                if tid is not None:
+                    unit.alternatives.append((tid, 1.0, "exact"))
+                seen[term] = unit
+                units.append(unit)
+            positions.append(unit)
+
+        # Joined neighbours: "deep seek" -> "deepseek", "seed dance" -> "seedance".
+        for i in range(len(raw) - 1):
+            left, right = positions[i], positions[i + 1]
+            if left is None or right is None or not _joinable(raw[i], raw[i + 1]):
+                continue
+            joined = raw[i] + raw[i + 1]
+            tid = self._term_ids.get(stem(joined))
+            options = [(tid, 1.0)] if tid is not None else []
+            needs_help = any(u is not None and not u.alternatives for u in (left, right))
+            if not options and needs_help and joined.isalpha():
+                options = self._fuzzy(joined)
+            for unit in (left, right):
+                if unit is not None:
+                    unit.alternatives.extend((t, p, "joined") for t, p in options)
+
+        lookups = 0
+        for unit in units:
+            if unit.alternatives or lookups >= MAX_FUZZY_LOOKUPS:
+                continue
+            lookups += 1
+            unit.alternatives.extend((t, p, "typo") for t, p in self._fuzzy(unit.word))
+
+        for unit in units:
+            exact = [t for t, _, kind in unit.alternatives if kind == "exact"]
+            if exact:
+                unit.weight = float(self._idf[exact[0]])
+            elif unit.alternatives:
+                unit.weight = float(max(self._idf[t] for t, _, _ in unit.alternatives))
+            else:
+                unit.weight = self._idf_unknown
+            if unit.word.isdigit():
+                unit.weight *= DIGIT_WEIGHT
+        return units
+
+    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self._indptr[tid], self._indptr[tid + 1]
+        return self._post_claim[start:end], self._post_weight[start:end]
+
+    def _unit_vector(self, unit: _Unit) -> tuple[np.ndarray, np.ndarray]:
+        """Claims explaining this unit, with the best strength per claim."""
+        if len(unit.alternatives) == 1:
+            tid, penalty, _ = unit.alternatives[0]
+            claims, weights = self._postings(tid)
+            return claims, weights * penalty
+        parts = [self._postings(t) for t, _, _ in unit.alternatives]
+        claims = np.concatenate([c for c, _ in parts])
+        weights = np.concatenate(
+            [w * p for (_, w), (_, p, _) in zip(parts, unit.alternatives, strict=True)]
+        )
+        order = np.lexsort((-weights, claims))
+        claims, weights = claims[order], weights[order]
+        first = np.ones(len(claims), dtype=bool)
+        first[1:] = claims[1:] != claims[:-1]
+        return claims[first], weights[first]
+
+    def _hits(self, index: int, units: Sequence[_Unit]) -> tuple[Hit, ...]:
+        hits = []
+        for unit in units:
+            best: Hit | None = None
+            for tid, penalty, kind in unit.alternatives:
+                start, end = self._indptr[tid], self._indptr[tid + 1]
+                pos = start + np.searchsorted(self._post_claim[start:end], index)
+                if pos < end and self._post_claim[pos] == index:
+                    strength = float(self._post_weight[pos]) * penalty
+                    if best is None or strength > best.strength:
+                        field_kind = FieldKind(int(self._post_field[pos]))
+                        best = Hit(unit.word, self._display[tid], field_kind, kind, strength)
+            if best is not None:
+                hits.append(best)
+        return tuple(hits)
+
+    def _phrase_bonus(self, index: int, folded_query: str) -> tuple[float, str | None]:
+        """How closely the whole query equals, or contains, a title/alias/entity."""
+        phrases = self._phrases[index]
+        if not phrases or not folded_query:
+            return 0.0, None
+        best = process.extractOne(folded_query, phrases, scorer=fuzz.ratio)
+        closeness = best[1] / 100 if best else 0.0
+        padded = f" {folded_query} "
+        contained = [p for p in phrases if len(p.split()) >= 2 and f" {p} " in padded]
+        if contained:
+            longest = max(contained, key=len)
+            return max(closeness, 0.9), longest
+        return closeness, (best[0] if best and closeness >= 0.9 else None)
+
+    def _thresholds(self, words: int) -> tuple[float, int]:
+        t: Thresholds = self.config.thresholds
+        if words <= 2:
+            return t.short_query_coverage, 1
+        if words <= 5:
+            return t.medium_query_coverage, min(t.medium_query_matched, words)
+        return t.long_query_coverage, max(
+            t.long_query_matched, math.ceil(t.long_query_matched_share * words)
+        )
+
+    def search(self, query: str, limit: int = 3, offset: int = 0) -> SearchResult:
+        """Ranked confident matches (best first), or none plus suggestions."""
+        units = self.analyse(query)
+        words = tuple(u.word for u in units)
+        if not units or not self._claims:
+            return SearchResult(query, (), self.suggest(query, units), words)
+        total_weight = sum(u.weight for u in units)
+        claim_parts, weight_parts, hit_parts = [], [], []
+        for unit in units:
+            if not unit.alternatives:
+                continue
+            claims, strengths = self._unit_vector(unit)
+            claim_parts.append(claims)
+            weight_parts.append(strengths * unit.weight)
+            hit_parts.append(claims[strengths >= 0.5])
+        if not claim_parts:
+            return SearchResult(query, (), self.suggest(query, units), words)
+        n = len(self._claims)
+        mass = np.bincount(np.concatenate(claim_parts), np.concatenate(weight_parts), n)
+        matched = np.bincount(np.concatenate(hit_parts), minlength=n)
+        coverage = mass / total_weight
+        need_coverage, need_matched = self._thresholds(len(units))
+        eligible = np.flatnonzero((coverage >= need_coverage) & (matched >= need_matched))
+        if eligible.size == 0:
+            return SearchResult(query, (), self.suggest(query, units), words)
+        if eligible.size > CANDIDATES_TO_RERANK:
+            top = np.argpartition(-coverage[eligible], CANDIDATES_TO_RERANK)
+            eligible = eligible[top[:CANDIDATES_TO_RERANK]]
+
+        folded = " ".join(self.analyzer.canonical_words(strip_slack_markup(query)))[:300]
+        ranked: list[tuple[float, float, str | None, int]] = []
+        for index in eligible.tolist():
+            closeness, phrase = self._phrase_bonus(index, folded)
+            cov = float(min(coverage[index], 1.0))
+            ranked.append((0.85 * cov + 0.15 * closeness, cov, phrase, index))
+        ranked.sort(key=lambda item: (-item[0], self._claims[item[3]].id))
+        floor = ranked[0][0] * self.config.thresholds.relative_to_best
+        matches = tuple(
+            Match(self._claims[i], round(score, 4), round(cov, 4), self._hits(i, units), phrase)
+            for score, cov, phrase, i in ranked
+            if score >= floor
+        )
+        return SearchResult(query, matches[offset : offset + limit], (), words)
+
+    # ------------------------------------------------------------ suggestions
+    def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:
+        """Nearest topics, names and entities for a query that found nothing."""
+        text = " ".join(u.word for u in units) or fold(strip_slack_markup(query))[:200]
+        picks: list[str] = []
+        if text.strip():
+            for choice, score, _ in process.extract(
+                text, self._suggestable, scorer=fuzz.WRatio, limit=limit, score_cutoff=60
+            ):
+                if score >= 60:
+                    picks.append(choice)
+        if len(picks) < limit:
+            for topic, _ in self.store.topic_counts():
+                if topic not in picks:
+                    picks.append(topic)
+                if len(picks) >= limit:
+                    break
+        return tuple(picks[:limit])

@@ -1,0 +1,46 @@
+"""Matcher settings from ``config/matching.yaml``, validated like claims are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.core.problems import Problem, StoreError, validation_problems
+from bot.core.yamlfile import YamlSyntaxError, read_yaml
+
+REPO_MATCHING_CONFIG = Path(__file__).resolve().parents[2] / "config" / "matching.yaml"
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    short_query_coverage: float = Field(0.55, ge=0, le=1)
+    medium_query_coverage: float = Field(0.5, ge=0, le=1)
+    long_query_coverage: float = Field(0.26, ge=0, le=1)
+    medium_query_matched: int = Field(2, ge=1)
+    long_query_matched: int = Field(4, ge=1)
+    long_query_matched_share: float = Field(0.3, ge=0, le=1)
+    relative_to_best: float = Field(0.55, ge=0, le=1)
+
+
+class MatchingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+def load_matching_config(path: Path | None = None) -> MatchingConfig:
+    """Read the matching config; a missing file means defaults, a broken one an error."""
+    path = path or REPO_MATCHING_CONFIG
+    if not path.exists():
+        return MatchingConfig()
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as exc:
+        raise StoreError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
+    try:
+        return MatchingConfig.model_validate(doc.data or {})
+    except ValidationError as exc:
+        raise StoreError(validation_problems(doc, exc)) from exc

@@ -1,0 +1,132 @@
+"""Turning claim text and user queries into comparable terms.
+
+The same analysis runs on both sides, so whatever a person types (case,
+punctuation, plurals, Slack markup, "U.S." or "Chinese") lands on the same
+terms the index holds. Stemming is Snowball's English stemmer; the stop
+words are ours, because chat filler ("hey", "thoughts?", "anyone") matters
+as much as grammar words when people paste whole messages.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+import snowballstemmer
+
+_stemmer = snowballstemmer.stemmer("english")
+
+# Slack markup: <@U123|name>, <#C123|name>, <!here>, <!subteam^S1|@team>, <http://x|label>.
+_SLACK_TOKEN = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
+_DOTTED_US = re.compile(r"\bu\.\s?s\.(?:\s?a\.)?", re.IGNORECASE)
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any anyone anything are aren around as
+    at be because been before being below between both but by can cannot could couldn did didn
+    do does doesn doing don down during each else even ever every few for from further get gets
+    got had has have having he her here hers herself him himself his how i if in into is isn it
+    its itself just let lets like me more most much must my myself no nor not now of off on once
+    only or other ought our ours ourselves out over own per please re really same say says said
+    saying she should so some such tell than that the their theirs them themselves then there
+    these they this those through to too under until up upon very was wasn we were weren what
+    whats when where which while who whom why will with within without would wouldn yes yet you
+    your yours yourself yourselves s t ll ve d m o y
+    hey hi hello folks guys team thanks thank lol haha hmm ok okay yeah yep nope pls plz
+    anybody someone somebody something thoughts thought think thinks wondering wonder know knows
+    saw see seen read reading heard hear talk talks talking mentioned mention mentions point
+    points basically actually literally pretty quite kind sort bit lot lots stuff thing things
+    interesting interested curious question questions quick via new news latest today yesterday
+    week one ones way ways maybe perhaps probably anyway still already right left
+    """.split()
+)
+
+
+def strip_slack_markup(text: str) -> str:
+    """Replace Slack tokens with their readable label; drop broadcast tokens.
+
+    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``,
+    ``<!channel>`` and ``<!here>`` disappear: they say nothing about a topic.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        sigil, target, label = match.group(1), match.group(2), match.group(3)
+        if sigil == "!":
+            return f" {label} " if label else " "
+        if sigil in {"@", "#"}:
+            return f" {label} " if label else " "
+        return f" {label or target} "
+
+    return html.unescape(_SLACK_TOKEN.sub(replace, text))
+
+
+def fold(text: str) -> str:
+    """Unicode-fold and lower-case text, keeping letters, digits and spaces apart."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _DOTTED_US.sub(" us ", text)
+    return text.casefold()
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens, letters and digits split ("sora2" -> "sora", "2")."""
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+class Analyzer:
+    """Words -> canonical terms, applying synonyms before stemming.
+
+    Synonyms map several spellings onto one canonical word or phrase
+    (``chinese`` -> ``china``), so claim authors need not list every form.
+    """
+
+    def __init__(self, synonyms: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._single: dict[str, tuple[str, ...]] = {}
+        self._phrases: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        for canonical, variants in (synonyms or {}).items():
+            target = tuple(words(canonical))
+            for variant in variants:
+                source = tuple(words(variant))
+                if len(source) == 1:
+                    self._single[source[0]] = target
+                elif source:
+                    self._phrases.append((source, target))
+        self._phrases.sort(key=lambda item: -len(item[0]))
+
+    def canonical_words(self, text: str) -> list[str]:
+        """Folded words with synonym phrases and words replaced by their canonical form."""
+        tokens = words(text)
+        if self._phrases:
+            out: list[str] = []
+            i = 0
+            while i < len(tokens):
+                for source, target in self._phrases:
+                    if tuple(tokens[i : i + len(source)]) == source:
+                        out.extend(target)
+                        i += len(source)
+                        break
+                else:
+                    out.append(tokens[i])
+                    i += 1
+            tokens = out
+        result: list[str] = []
+        for token in tokens:
+            result.extend(self._single.get(token, (token,)))
+        return result
+
+
+def is_content_word(word: str) -> bool:
+    """A word worth matching on: not a stop word, not a single letter."""
+    if word.isdigit():
+        return True
+    return len(word) > 1 and word not in STOP_WORDS

@@ -1,0 +1,133 @@
+"""The matcher's mechanisms, on small stores built for each behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from claim_factory import claim_data, write_store
+
+from bot.core.catalog import load_catalog
+from bot.core.matcher import MAX_QUERY_WORDS, Matcher
+from bot.core.store import REPO_CLAIMS, load_store
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    directory = write_store(
+        tmp_path_factory.mktemp("toy"),
+        [
+            claim_data(
+                "quantum-title",
+                "Quantum sensors reshape submarine detection",
+                "Navies test new instruments at sea.",
+                aliases=["deep sea sensing"],
+                entities=["Qubitronics"],
+                speaker={"name": "Ada Lovelace", "role": "CEO", "org": "Qubitronics"},
+            ),
+            claim_data(
+                "quantum-summary",
+                "Navies buy more drones",
+                "Budgets shift to drones, and some mention quantum sensors in passing.",
+            ),
+            claim_data(
+                "chip-export",
+                "Chip export rules tighten again",
+                "Regulators restrict lithography tools and advanced accelerators.",
+                aliases=["export controls", "chip ban"],
+                topics=["semiconductors"],
+            ),
+        ],
+    )
+    return load_catalog(directory).matcher
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Matcher:
+    return load_catalog(REPO_CLAIMS).matcher
+
+
+def ids(matcher: Matcher, query: str) -> list[str]:
+    return [m.claim.id for m in matcher.search(query).matches]
+
+
+def test_title_hit_outranks_summary_hit(toy: Matcher) -> None:
+    assert ids(toy, "quantum sensors")[:2] == ["quantum-title", "quantum-summary"]
+
+
+def test_case_punctuation_and_plurals(toy: Matcher) -> None:
+    assert ids(toy, "QUANTUM SENSOR!!!")[0] == "quantum-title"
+    assert ids(toy, "export-control")[0] == "chip-export"
+
+
+def test_typo_corrected_towards_key_words_with_reason(toy: Matcher) -> None:
+    result = toy.search("qubitronix")
+    assert result.matches[0].claim.id == "quantum-title"
+    assert "qubitronics" in result.matches[0].reason.lower()
+
+
+def test_typo_is_not_corrected_towards_summary_words(toy: Matcher) -> None:
+    # "budgetz" is one edit from "budgets", which only a summary contains.
+    assert ids(toy, "budgetz") == []
+
+
+def test_names_by_first_last_and_org(toy: Matcher) -> None:
+    for query in ("ada", "lovelace", "qubitronics ceo"):
+        assert ids(toy, query)[0] == "quantum-title", query
+
+
+def test_split_and_joined_spellings(toy: Matcher) -> None:
+    assert ids(toy, "deepsea sensing")[0] == "quantum-title"
+    assert ids(toy, "chipban")[0] == "chip-export"
+
+
+def test_long_message_sharing_one_name_is_no_match(toy: Matcher) -> None:
+    message = (
+        "Qubitronics is hosting the quarterly all-hands in the big meeting room on "
+        "Thursday afternoon, bring your laptops and your questions about payroll"
+    )
+    result = toy.search(message)
+    assert result.matches == ()
+    assert result.suggestions
+
+
+def test_question_with_stop_words(seeds: Matcher) -> None:
+    assert ids(seeds, "what did jensen say about deepseek?")[0] == "huang-deepseek"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "😀🔥🚀", "the of and to is", "?!?!", "<!channel>"])
+def test_contentless_queries_get_suggestions_not_matches(seeds: Matcher, query: str) -> None:
+    result = seeds.search(query)
+    assert result.matches == ()
+    assert len(result.suggestions) >= 3
+
+
+def test_ten_kilobytes_of_text_is_bounded(seeds: Matcher) -> None:
+    query = ("distillation " + "lorem ipsum dolor sit amet " * 400)[:10_240]
+    result = seeds.search(query)
+    assert len(result.words) <= MAX_QUERY_WORDS
+    assert result.matches == ()  # one topical word in 10 kB of filler is not a match
+    assert seeds.search("x" * 10_240).matches == ()
+
+
+def test_slack_markup_is_read_as_plain_words(seeds: Matcher) -> None:
+    result = seeds.search("<!channel> <@U123|jensen> on <https://example.com|deepseek>")
+    assert result.matches[0].claim.id == "huang-deepseek"
+    assert "channel" not in result.words
+
+
+def test_limit_and_offset_page_through_results(seeds: Matcher) -> None:
+    first = seeds.search("open source models", limit=1)
+    second = seeds.search("open source models", limit=1, offset=1)
+    assert len(first.matches) == 1 and len(second.matches) == 1
+    assert first.matches[0].claim.id != second.matches[0].claim.id
+
+
+def test_scores_are_ranked_and_bounded(seeds: Matcher) -> None:
+    result = seeds.search("open source")
+    scores = [m.score for m in result.matches]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s <= 1 for s in scores)
+
+
+def test_index_reports_its_memory(seeds: Matcher) -> None:
+    assert 0 < seeds.memory_bytes() < 1_000_000
+    assert seeds.size == len(load_store(REPO_CLAIMS))
