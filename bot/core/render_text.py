@@ -1,0 +1,76 @@
+"""Answers for a terminal and for machines (``ai-race ask`` and ``--json``)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from bot.core.matcher import Match, SearchResult
+from bot.core.presentation import EVIDENCE_LABEL, contrasting, source_label, speaker_label
+from bot.core.schema import Claim
+from bot.core.store import ClaimStore
+
+WIDTH = 88
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def claim_text(
+    store: ClaimStore, claim: Claim, *, match: Match | None = None, rank: int = 1
+) -> str:
+    """One claim as a person reads it: what, who, how well supported, where from."""
+    score = f"  [match {round(match.score * 100)}%]" if match else ""
+    lines = [f"{rank}. {claim.title}{score}", f"   id: {claim.id}"]
+    speaker = speaker_label(claim)
+    if speaker:
+        lines.append(f"   Who: {speaker}")
+    lines.append(_wrap(claim.summary, "   "))
+    lines.append(
+        _wrap(f"Evidence: {EVIDENCE_LABEL[claim.evidence.level]}. {claim.evidence.note}", "   ")
+    )
+    lines.append("   Sources:")
+    for source in claim.sources:
+        lines.append(f"     - {source_label(source)} ({source.kind.value}): {source.title}")
+        lines.append(f"       {source.url}")
+    for other in contrasting(store, claim):
+        lines.append(f"   Contrasts with: {other.title} ({other.id})")
+    if match is not None:
+        lines.append(f"   Why it matched: {match.reason}")
+    return "\n".join(lines)
+
+
+def result_text(store: ClaimStore, result: SearchResult) -> str:
+    if not result.matches:
+        hint = ", ".join(result.suggestions)
+        return f'No confident match for "{result.query.strip()[:200]}". Try: {hint}'
+    return "\n\n".join(
+        claim_text(store, m.claim, match=m, rank=i) for i, m in enumerate(result.matches, 1)
+    )
+
+
+def claim_json(store: ClaimStore, claim: Claim) -> dict[str, Any]:
+    data = claim.model_dump(mode="json", exclude_none=True)
+    data["contrasts"] = [c.id for c in contrasting(store, claim)]
+    return data
+
+
+def result_json(store: ClaimStore, result: SearchResult) -> dict[str, Any]:
+    """The ``--json`` format: query, matches best first (empty when unsure), suggestions."""
+    return {
+        "query": result.query,
+        "matches": [
+            {
+                "id": m.claim.id,
+                "score": m.score,
+                "reason": m.reason,
+                "title": m.claim.title,
+                "evidence": m.claim.evidence.level.value,
+                "coverage": m.coverage,
+                "claim": claim_json(store, m.claim),
+            }
+            for m in result.matches
+        ],
+        "suggestions": list(result.suggestions),
+    }

@@ -1,0 +1,85 @@
+"""The ``ai-race`` command line, run as a real subprocess on the bundled store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from bot.core.store import REPO_CLAIMS
+
+
+def ai_race(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+
+
+def test_ask_prints_a_readable_sourced_answer() -> None:
+    done = ai_race("ask", "hassabis")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("1. ")
+    for part in ("Evidence:", "Sources:", "https://", "Contrasts with:", "Why it matched:"):
+        assert part in out, part
+    assert "seedance-audio-video" in out  # the contrasting claim is named
+
+
+def test_ask_json_format() -> None:
+    done = ai_race("ask", "--json", "--limit", "2", "open", "source")
+    payload = json.loads(done.stdout)
+    assert set(payload) >= {"query", "matches", "suggestions"}
+    assert payload["query"] == "open source"
+    assert 1 <= len(payload["matches"]) <= 2
+    first = payload["matches"][0]
+    assert isinstance(first["id"], str) and isinstance(first["score"], float)
+    assert first["reason"]
+    assert [m["score"] for m in payload["matches"]] == sorted(
+        (m["score"] for m in payload["matches"]), reverse=True
+    )
+
+
+def test_ask_json_no_match_has_suggestions() -> None:
+    payload = json.loads(ai_race("ask", "--json", "lunch menu for friday").stdout)
+    assert payload["matches"] == []
+    assert payload["suggestions"]
+
+
+def test_batch_mode_reads_stdin_one_query_per_line() -> None:
+    done = ai_race("ask", "--json", stdin="distilation\n\nkubernetes upgrade\njensen\n")
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["distilation", "kubernetes upgrade", "jensen"]
+    assert lines[0]["matches"][0]["id"] == "distillation-efficiency"
+    assert lines[1]["matches"] == []
+    assert lines[2]["matches"][0]["id"] == "huang-deepseek"
+
+
+def test_claims_dir_from_environment(tmp_path) -> None:
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    done = ai_race("ask", "distillation", AI_RACE_CLAIMS=str(empty))
+    assert done.returncode == 1
+    assert "no claim files" in done.stderr
+    assert "Traceback" not in done.stderr
+    ok = ai_race("ask", "--json", "distillation", AI_RACE_CLAIMS=str(REPO_CLAIMS))
+    assert json.loads(ok.stdout)["matches"]
+
+
+def test_bad_limit_is_a_clear_usage_error() -> None:
+    done = ai_race("ask", "--limit", "zero", "x")
+    assert done.returncode == 2
+    assert "expected a whole number" in done.stderr
+
+
+def test_topics_lists_counts() -> None:
+    lines = ai_race("topics").stdout.splitlines()
+    counts = [int(line.split()[0]) for line in lines]
+    assert counts == sorted(counts, reverse=True)
+    assert any(line.split(maxsplit=1)[1] == "distillation" for line in lines)
