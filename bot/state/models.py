@@ -1,0 +1,153 @@
+"""Tables of the bot's durable state (SQLAlchemy 2 typed ORM).
+
+The migrations in ``bot/state/migrations/versions`` create exactly these
+tables; ``tests/test_state_db.py`` checks that the two agree, so a model
+change without a migration fails CI.
+
+Timestamps are stored as UTC. SQLite has no time-zone-aware type, so
+:class:`UtcDateTime` stores naive UTC and hands back aware UTC datetimes on
+both back-ends; comparing a naive and an aware datetime would raise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+QUERY_MAX_CHARS = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the column (same on SQLite and PostgreSQL)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DigestSubscription(Base):
+    """One channel's digest: when, in which time zone, how many claims, and whether paused."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_digest_sub_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    time: Mapped[str] = mapped_column(String(5))  # "HH:MM", local to ``timezone``
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+    days: Mapped[str] = mapped_column(String(16))  # "weekdays" | "daily"
+    claims_per_digest: Mapped[int] = mapped_column(Integer, default=3)
+    topics: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="slack")  # "slack" | "config"
+    paused_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None
+
+
+class DigestDelivery(Base):
+    """The ledger: one row per (team, channel, local date), claimed before anything is posted.
+
+    ``attempts`` doubles as a fencing token: every claim or takeover increments
+    it, and every later update of the row is conditional on the value the
+    runner saw, so a runner whose lease was taken over cannot overwrite the
+    newer owner's outcome.
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "local_date", name="uq_digest_delivery_day"),
+        Index("ix_digest_deliveries_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    local_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
+    claim_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    claim_cycles: Mapped[list[int]] = mapped_column(JSON, default=list)
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # first claim; never moved
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DigestSentClaim(Base):
+    """Rotation history: which claims a channel has received, in which rotation cycle."""
+
+    __tablename__ = "digest_sent_claims"
+    __table_args__ = (Index("ix_digest_sent_channel", "team_id", "channel_id", "cycle"),)
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Slack event ids already handled, so retries and duplicate deliveries are dropped."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_received", "received_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class QueryMiss(Base):
+    """A question that matched no claim. No user id on purpose: only what, where and when."""
+
+    __tablename__ = "query_misses"
+    __table_args__ = (Index("ix_query_misses_norm", "query_norm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    query: Mapped[str] = mapped_column(String(QUERY_MAX_CHARS))
+    query_norm: Mapped[str] = mapped_column(String(QUERY_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

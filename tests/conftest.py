@@ -1,0 +1,64 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------
+# Database fixtures (bot.state, bot.digest) — BEGIN
+#
+# `db_url` / `db_engine` run each test on SQLite (a file in tmp_path) and, when
+# AI_RACE_TEST_DATABASE_URL is set, again on PostgreSQL in a fresh schema of
+# its own (search_path set through libpq `options` in the URL, so every engine
+# and subprocess built from `db_url` lands in it); the schema is dropped after.
+# `db_engine` is already migrated to head.
+# ---------------------------------------------------------------------------
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from bot.state.db import make_engine, migrate, normalize_database_url
+
+PG_TEST_URL_ENV = "AI_RACE_TEST_DATABASE_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'state.sqlite3'}"
+        return
+    base = os.environ.get(PG_TEST_URL_ENV, "").strip()
+    if not base:
+        pytest.skip(f"{PG_TEST_URL_ENV} is not set")
+    base_url = make_url(normalize_database_url(base))
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base_url, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = base_url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            # Fail the teardown instead of hanging if a test leaked a connection.
+            connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# Database fixtures — END
+# ---------------------------------------------------------------------------
