@@ -1,0 +1,291 @@
+"""``/ai-race digest …``: parse the text, then carry it out for one channel.
+
+Parsing is strict and the errors are written for the person who typed the
+command: they name the token that was not understood and show a working
+example, because a slash command has no man page.
+
+Grammar (after ``digest``)::
+
+    on [HH:MM] [IANA time zone] [weekdays|daily] [claims=N] [topics=a,b|all]
+    off | status | preview
+
+The options after ``on`` may come in any order; ``9:00`` and ``09:00`` both
+work. An empty text means ``status``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.digest.runner import Renderer, StoreProvider, preview_pick, rendered
+from bot.digest.schedule import format_hhmm, load_zone, local_time, next_run, parse_hhmm
+from bot.digest.subscriptions import (
+    DEFAULT_CLAIMS_PER_DIGEST,
+    MAX_CLAIMS_PER_DIGEST,
+    digest_status,
+    get_subscription,
+    resolve_default_timezone,
+    subscribe,
+    unsubscribe,
+)
+from bot.state.models import utcnow
+
+EXAMPLE = "/ai-race digest on 09:00 Europe/Berlin weekdays"
+USAGE = (
+    "Usage: `/ai-race digest on [HH:MM] [time zone] [weekdays|daily]`, "
+    "`/ai-race digest off`, `/ai-race digest status`, `/ai-race digest preview`. "
+    f"Example: `{EXAMPLE}`"
+)
+_TIME_LIKE = re.compile(r"^\d{1,2}[:.h]\d{1,2}$|^\d{1,2}:\d+$|^\d{3,4}$")
+_DAYS_WORDS = {
+    "weekdays": "weekdays",
+    "weekday": "weekdays",
+    "workdays": "weekdays",
+    "daily": "daily",
+    "everyday": "daily",
+    "every-day": "daily",
+}
+
+Action = Literal["on", "off", "status", "preview"]
+
+
+class DigestCommandError(ValueError):
+    """The command text could not be used; ``str(error)`` is the message for the user."""
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    """A parsed ``digest`` command; options are None when not given."""
+
+    action: Action
+    time: str | None = None
+    timezone: str | None = None
+    days: str | None = None
+    claims_per_digest: int | None = None
+    topics: tuple[str, ...] | None = None
+    clear_topics: bool = False
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower_name() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def canonical_timezone(token: str) -> str | None:
+    """The IANA name for ``token`` (case-insensitive; ``utc``/``gmt`` allowed), or None."""
+    if token.upper() in ("UTC", "GMT", "Z"):
+        return "UTC"
+    try:
+        load_zone(token)
+        return token
+    except ValueError:
+        return _zones_by_lower_name().get(token.lower())
+
+
+def parse_digest_command(text: str) -> DigestCommand:
+    """Parse the text after ``/ai-race digest``; raise :class:`DigestCommandError` if unusable."""
+    tokens = text.split()
+    if tokens and tokens[0].lower() == "digest":
+        tokens = tokens[1:]
+    if not tokens:
+        return DigestCommand("status")
+    action, options = tokens[0].lower(), tokens[1:]
+    if action in ("off", "status", "preview"):
+        if options:
+            raise DigestCommandError(
+                f"`{action}` takes no options, but got `{' '.join(options)}`. {USAGE}"
+            )
+        return DigestCommand(action)  # type: ignore[arg-type]
+    if action != "on":
+        raise DigestCommandError(f"I don't know the digest command `{tokens[0]}`. {USAGE}")
+
+    found: dict[str, Any] = {}
+
+    def once(name: str, token: str, value: Any) -> None:
+        if name in found:
+            raise DigestCommandError(
+                f"`{token}` gives the {name} a second time. Example: `{EXAMPLE}`"
+            )
+        found[name] = value
+
+    for token in options:
+        lower = token.lower()
+        if lower in _DAYS_WORDS:
+            once("days", token, _DAYS_WORDS[lower])
+        elif lower.startswith("claims="):
+            value = lower.partition("=")[2]
+            if not value.isdigit() or not 1 <= int(value) <= MAX_CLAIMS_PER_DIGEST:
+                raise DigestCommandError(
+                    f"`{token}`: the number of claims must be 1 to {MAX_CLAIMS_PER_DIGEST}, "
+                    f"e.g. `claims={DEFAULT_CLAIMS_PER_DIGEST}`."
+                )
+            once("claims", token, int(value))
+        elif lower.startswith("topics="):
+            value = lower.partition("=")[2]
+            # Slash text is split on spaces, so multi-word topics use underscores.
+            topics = tuple(
+                sorted({t.strip().replace("_", " ") for t in value.split(",") if t.strip()})
+            )
+            if not topics:
+                raise DigestCommandError(
+                    f"`{token}`: list topics separated by commas, e.g. "
+                    "`topics=chips,export_controls`; `topics=all` removes the filter."
+                )
+            once("topics", token, () if topics == ("all",) else topics)
+        elif _TIME_LIKE.match(token):
+            try:
+                hhmm = format_hhmm(parse_hhmm(token))
+            except ValueError:
+                raise DigestCommandError(
+                    f"`{token}` is not a time of day. Use 24-hour HH:MM from 00:00 to 23:59, "
+                    f"e.g. `{EXAMPLE}`."
+                ) from None
+            once("time", token, hhmm)
+        else:
+            zone = canonical_timezone(token)
+            if zone is None:
+                looks_like_zone = "/" in token or token.isalpha()
+                what = "time zone" if looks_like_zone else "option"
+                raise DigestCommandError(
+                    f"I don't know the {what} `{token}`. Time zones are IANA names such as "
+                    f"`Europe/Berlin`, `America/New_York`, `Asia/Shanghai` or `UTC`. "
+                    f"Example: `{EXAMPLE}`"
+                )
+            once("timezone", token, zone)
+    topics = found.get("topics")
+    return DigestCommand(
+        "on",
+        time=found.get("time"),
+        timezone=found.get("timezone"),
+        days=found.get("days"),
+        claims_per_digest=found.get("claims"),
+        topics=topics or None,
+        clear_topics=topics == (),
+    )
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    """What to send back (ephemerally) to the person who ran the command."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+def handle_digest_command(
+    text: str,
+    *,
+    engine: Engine,
+    team_id: str,
+    channel_id: str,
+    user_id: str | None,
+    client: WebClient | None,
+    store_provider: StoreProvider,
+    render: Renderer,
+    now: datetime | None = None,
+) -> CommandReply:
+    """Run ``/ai-race digest <text>`` for one channel and return the ephemeral reply.
+
+    Never raises for bad input: the user gets the parser's message instead.
+    Call it from a lazy listener — ``on`` may call ``users.info`` for the
+    default time zone.
+    """
+    try:
+        command = parse_digest_command(text)
+    except DigestCommandError as exc:
+        return CommandReply(str(exc))
+    when = now or utcnow()
+
+    if command.action == "off":
+        result = unsubscribe(engine, team_id, channel_id)
+        return CommandReply(
+            {
+                "removed": "Daily digest turned off for this channel.",
+                "paused": "Daily digest paused for this channel. It is declared in "
+                "config/digest.yaml; an operator can remove it there.",
+                "absent": f"This channel has no daily digest. Turn it on with `{EXAMPLE}`.",
+            }[result]
+        )
+
+    if command.action == "status":
+        status = digest_status(engine, team_id, channel_id, when)
+        if status is None:
+            return CommandReply(f"This channel has no daily digest. Turn it on with `{EXAMPLE}`.")
+        return CommandReply(status.describe())
+
+    if command.action == "preview":
+        return _preview(engine, team_id, channel_id, user_id, client, store_provider, render, when)
+
+    existing = get_subscription(engine, team_id, channel_id)
+    timezone = command.timezone
+    if timezone is None and existing is None:
+        timezone = resolve_default_timezone(client, user_id)
+    topics: Sequence[str] | Any | None
+    topics = list(command.topics) if command.topics else ([] if command.clear_topics else ...)
+    kwargs: dict[str, Any] = {}
+    if topics is not ...:
+        kwargs["topics"] = topics
+    sub = subscribe(
+        engine,
+        team_id,
+        channel_id,
+        time=command.time,
+        timezone=timezone,
+        days=command.days,
+        claims_per_digest=command.claims_per_digest,
+        created_by=user_id,
+        **kwargs,
+    )
+    upcoming = local_time(sub, next_run(sub, when))
+    days = "on weekdays" if sub.days == "weekdays" else "every day"
+    verb = "updated" if existing is not None else "on"
+    return CommandReply(
+        f"Daily digest {verb}: {sub.claims_per_digest} claims at {sub.time} {sub.timezone} "
+        f"{days}. First one: {upcoming:%a %d %b, %H:%M %Z}. "
+        "Change it with the same command, stop it with `/ai-race digest off`."
+    )
+
+
+def _preview(
+    engine: Engine,
+    team_id: str,
+    channel_id: str,
+    user_id: str | None,
+    client: WebClient | None,
+    store_provider: StoreProvider,
+    render: Renderer,
+    now: datetime,
+) -> CommandReply:
+    sub: Any = get_subscription(engine, team_id, channel_id)
+    if sub is None:
+        timezone = resolve_default_timezone(client, user_id)
+        sub = _PreviewSub(team_id, channel_id, timezone=timezone)
+    claims = tuple(store_provider().claims)
+    pick = preview_pick(engine, claims, sub)
+    if not pick.claims:
+        return CommandReply("There are no claims for this channel's digest yet.")
+    day = local_time(sub, next_run(sub, now)).date()
+    text, blocks = rendered(render(pick.claims, day, sub.timezone))
+    return CommandReply(text, blocks or None)
+
+
+@dataclass(frozen=True)
+class _PreviewSub:
+    """Defaults for previewing a channel that has not subscribed yet."""
+
+    team_id: str
+    channel_id: str
+    timezone: str
+    time: str = "09:00"
+    days: str = "weekdays"
+    claims_per_digest: int = DEFAULT_CLAIMS_PER_DIGEST
+    topics: list[str] | None = None
