@@ -114,13 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub: argparse._SubParsersAction) -> None:
     """Commands that live with their own subsystem (Slack server, digest, reports)."""
-    import importlib
+    from bot.digest.cli import register_cli as register_digest
+    from bot.serve import register_cli as register_serve
 
-    for module in ("bot.serve", "bot.digest.cli"):  # TODO: plain imports once both exist
-        try:
-            importlib.import_module(module).register_cli(sub)
-        except ModuleNotFoundError:
-            pass
+    register_serve(sub)
+    register_digest(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.matcher import Matcher
-from bot.core.matching_config import load_matching_config
+from bot.core.matching_config import REPO_MATCHING_CONFIG, load_matching_config
 from bot.core.problems import Problem, StoreError
 from bot.core.store import ClaimStore, default_claims_dir, load_store
 
@@ -39,9 +39,45 @@ class CatalogHolder:
         self._matching_config = matching_config
         self._lock = threading.Lock()
 
+        self._fingerprint = self._stamp()
+
     @property
     def current(self) -> Catalog:
         return self._catalog
+
+    def _stamp(self) -> tuple[int, int]:
+        """Cheap change detector: the claim directory's and the config's mtimes.
+
+        Adding, removing or replacing a file (git pull, rsync, an editor's
+        save-and-rename) changes the directory's mtime; no per-file stat is
+        needed, which matters at 100,000 claims.
+        """
+        directory = self._catalog.store.directory
+        config = self._matching_config or REPO_MATCHING_CONFIG
+        try:
+            dir_mtime = directory.stat().st_mtime_ns
+        except OSError:
+            dir_mtime = -1
+        try:
+            config_mtime = config.stat().st_mtime_ns
+        except OSError:
+            config_mtime = -1
+        return dir_mtime, config_mtime
+
+    def reload_if_changed(self) -> list[Problem]:
+        stamp = self._stamp()
+        if stamp == self._fingerprint:
+            return []
+        self._fingerprint = stamp
+        return self.reload()
+
+    def watch(self, interval: float, stop: threading.Event) -> None:
+        """Poll for changes until ``stop`` is set (run in a daemon thread)."""
+        while not stop.wait(interval):
+            try:
+                self.reload_if_changed()
+            except Exception:  # a watcher must never die silently
+                log.exception("claim store watcher failed; will retry")
 
     def reload(self) -> list[Problem]:
         """Load the store again; on problems keep the old one and return them."""

@@ -50,15 +50,16 @@ STOP_WORDS: frozenset[str] = frozenset(
 def strip_slack_markup(text: str) -> str:
     """Replace Slack tokens with their readable label; drop broadcast tokens.
 
-    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``,
-    ``<!channel>`` and ``<!here>`` disappear: they say nothing about a topic.
+    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``;
+    ``<!channel>``, ``<!here>`` and ``<#C1|general>`` disappear: they say
+    nothing about a topic.
     """
 
     def replace(match: re.Match[str]) -> str:
         sigil, target, label = match.group(1), match.group(2), match.group(3)
-        if sigil == "!":
-            return f" {label} " if label else " "
-        if sigil in {"@", "#"}:
+        if sigil in {"!", "#"}:  # broadcasts and channel names say nothing about a topic
+            return " "
+        if sigil == "@":  # a person's display name may be what the query is about
             return f" {label} " if label else " "
         return f" {label or target} "
 

@@ -1,0 +1,73 @@
+"""The Bolt app factory: one code base for HTTP (gunicorn) and Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.listeners import register_listeners
+from bot.services import Services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """A Web API client that honours Retry-After on 429 (bolt copies its handlers)."""
+    client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def create_app(settings: Settings, services: Services) -> App:
+    app = App(
+        client=make_client(settings),
+        signing_secret=settings.signing_secret or None,
+        # Lazy listeners and event handlers run here after the 3-second ack.
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="ai-race"),
+        # Checked at start-up so a revoked token fails loudly, not on the first query.
+        token_verification_enabled=True,
+        request_verification_enabled=bool(settings.signing_secret),
+    )
+    app.use(_provide_services(services))
+    app.use(_drop_duplicate_events(services))
+    register_listeners(app)
+
+    @app.error
+    def _log_errors(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        logger.error("listener failed for a %s request: %r", body.get("type"), error)
+
+    return app
+
+
+def _provide_services(services: Services) -> Callable[..., Any]:
+    def middleware(context: dict[str, Any], next: Callable[[], Any]) -> Any:
+        context["services"] = services
+        return next()
+
+    return middleware
+
+
+def _drop_duplicate_events(services: Services) -> Callable[..., Any]:
+    """Answer each Events API delivery once, across retries, restarts and processes.
+
+    The event id is claimed in the database before any listener runs. A retry
+    (``X-Slack-Retry-Num``) or a duplicate that arrives while the first delivery
+    is still being handled, in this process or another, finds it claimed and
+    gets a plain 200 with ``X-Slack-No-Retry`` so Slack stops sending it.
+    """
+
+    def middleware(body: dict[str, Any], next: Callable[[], Any], logger: logging.Logger) -> Any:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not services.events.first_time(str(event_id)):
+            logger.info("dropping duplicate delivery of event %s", event_id)
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return next()
+
+    return middleware

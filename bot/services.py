@@ -1,0 +1,112 @@
+"""What the Slack listeners call: answers as messages, with the side effects.
+
+Listeners stay thin (parse the payload, call one method here, send the
+result); everything that decides *what* to say lives here or in the core, and
+can be tested without Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.core import blocks
+from bot.core.blocks import SlackMessage
+from bot.core.catalog import Catalog, CatalogHolder
+from bot.core.matcher import SearchResult
+from bot.core.router import Verb, route
+from bot.digest.slack import DigestCommands
+from bot.state.events import EventLedger
+from bot.state.misses import record_miss
+
+log = logging.getLogger(__name__)
+PAGE = 3
+
+
+@dataclass
+class Services:
+    """Process-wide, thread-safe helpers shared by every listener.
+
+    Bolt deep-copies the request context for lazy listeners; these objects
+    hold an engine, locks and an index, so they are shared, never copied.
+    """
+
+    catalog: CatalogHolder
+    engine: Engine
+    events: EventLedger
+    digest: DigestCommands | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Services:
+        return self
+
+    @property
+    def current(self) -> Catalog:
+        return self.catalog.current
+
+    def _search(
+        self, query: str, team_id: str | None, offset: int = 0
+    ) -> tuple[SearchResult, bool]:
+        matcher = self.current.matcher
+        result = matcher.search(query, limit=PAGE + 1, offset=offset)
+        has_more = len(result.matches) > PAGE
+        result = SearchResult(result.query, result.matches[:PAGE], result.suggestions, result.words)
+        if not result.found and offset == 0 and result.words:
+            self.note_miss(team_id, query)
+        return result, has_more
+
+    def note_miss(self, team_id: str | None, query: str) -> None:
+        """Remember what people looked for and did not find; never fail an answer for it."""
+        try:
+            record_miss(self.engine, team_id or "unknown", query)
+        except Exception:  # the answer matters more than the statistics
+            log.exception("could not record a missed query")
+
+    def search_message(self, query: str, team_id: str | None, offset: int = 0) -> SlackMessage:
+        result, has_more = self._search(query, team_id, offset)
+        if not result.found and offset > 0:
+            return blocks.notice_message("No more results for that query.")
+        return blocks.answer_message(self.current.store, result, offset=offset, has_more=has_more)
+
+    def command_message(self, text: str, team_id: str | None) -> SlackMessage:
+        """Reply to ``/ai-race <text>`` for every verb except ``digest``."""
+        store = self.current.store
+        request = route(text)
+        if request.verb is Verb.HELP:
+            return blocks.help_message(store)
+        if request.verb is Verb.TOPICS:
+            return blocks.topics_message(store)
+        if request.verb is Verb.RANDOM:
+            return blocks.claim_message(store, self.rng.choice(store.claims))
+        if request.verb is Verb.CLAIM:
+            claim = store.get(request.argument)
+            if claim is None:
+                near = self.current.matcher.search(request.argument.replace("-", " "))
+                return blocks.unknown_claim_message(store, request.argument, near)
+            return blocks.claim_message(store, claim)
+        return self.search_message(request.argument, team_id)
+
+    def thread_message(self, query: str, team_id: str | None) -> SlackMessage:
+        """A visible answer in a thread: the matches without private-answer buttons."""
+        result, _ = self._search(query, team_id)
+        if not result.found:
+            return blocks.no_match_message(self.current.store, result)
+        claims = [m.claim for m in result.matches]
+        return blocks.public_answer_message(self.current.store, query, claims, matches=result)
+
+    def shared_message(self, query: str, claim_ids: list[str], user_id: str) -> SlackMessage:
+        store = self.current.store
+        claims = [c for c in (store.get(i) for i in claim_ids[:PAGE]) if c is not None]
+        if not claims:
+            return blocks.notice_message("Those claims are no longer in the store.")
+        return blocks.public_answer_message(store, query, claims, shared_by=user_id)
+
+    def sources_message(self, claim_id: str) -> SlackMessage:
+        claim = self.current.store.get(claim_id)
+        if claim is None:
+            return blocks.notice_message("That claim is no longer in the store.")
+        return blocks.sources_message(claim)

@@ -1,0 +1,100 @@
+"""Settings from the environment, checked before anything starts.
+
+A missing or malformed setting stops start-up with one line naming it and
+saying where to find the right value; the value itself is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bot.state.db import database_url_from_env
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """One line, naming the setting; safe to print (never contains a secret)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    signing_secret: str
+    app_token: str | None
+    port: int
+    api_url: str
+    database_url: str
+    claims_dir: Path | None
+
+    def __repr__(self) -> str:  # never let a token reach a log line through repr()
+        return f"Settings(port={self.port}, api_url={self.api_url!r}, claims_dir={self.claims_dir})"
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set: {hint}")
+    return value
+
+
+def _token(env: Mapping[str, str], name: str, prefix: str, hint: str) -> str:
+    value = _required(env, name, hint)
+    if not re.fullmatch(rf"{prefix}-[A-Za-z0-9-]+", value):
+        raise SettingsError(f"{name} is malformed: expected a token starting with '{prefix}-'")
+    return value
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, socket_mode: bool = False, port: int | None = None
+) -> Settings:
+    env = os.environ if env is None else env
+    bot_token = _token(
+        env,
+        "SLACK_BOT_TOKEN",
+        "xoxb",
+        "copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page",
+    )
+    app_token = None
+    if socket_mode:
+        app_token = _token(
+            env,
+            "SLACK_APP_TOKEN",
+            "xapp",
+            "create an app-level token with connections:write (Basic Information page)",
+        )
+        signing_secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+    else:
+        signing_secret = _required(
+            env,
+            "SLACK_SIGNING_SECRET",
+            "copy the Signing Secret from your app's Basic Information page",
+        )
+        if not re.fullmatch(r"[A-Za-z0-9]{16,128}", signing_secret):
+            raise SettingsError("SLACK_SIGNING_SECRET is malformed: expected 16-128 letters/digits")
+    if port is None:
+        raw_port = env.get("PORT", "3000").strip() or "3000"
+        if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+            raise SettingsError("PORT is malformed: expected a number from 1 to 65535")
+        port = int(raw_port)
+    api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
+    parsed = urlparse(api_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError("SLACK_API_URL is malformed: expected an http(s) URL")
+    if not api_url.endswith("/"):
+        api_url += "/"
+    claims = env.get("AI_RACE_CLAIMS", "").strip()
+    return Settings(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        port=port,
+        api_url=api_url,
+        database_url=database_url_from_env(dict(env)),
+        claims_dir=Path(claims) if claims else None,
+    )
