@@ -29,8 +29,10 @@ def create_app(settings: Settings, services: Services) -> App:
     app = App(
         client=make_client(settings),
         signing_secret=settings.signing_secret or None,
-        # Lazy listeners and event handlers run here after the 3-second ack.
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="ai-race"),
+        # Lazy listeners and event handlers run here after the 3-second ack. Few
+        # threads on purpose: answers are CPU-bound, and every extra runnable
+        # thread takes GIL time from the request threads that must ack in 3 s.
+        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai-race"),
         # Checked at start-up so a revoked token fails loudly, not on the first query.
         token_verification_enabled=True,
         request_verification_enabled=bool(settings.signing_secret),

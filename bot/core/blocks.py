@@ -68,10 +68,18 @@ class SlackMessage:
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    _payload: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
-        # to_dict() runs slack_sdk's validators (section 3000, header 150, ...).
-        return {"text": self.text, "blocks": [block.to_dict() for block in self.blocks]}
+        """The message as Slack wants it, validated once and then reused.
+
+        ``to_dict()`` runs slack_sdk's validators (section 3000, header 150, ...);
+        it is the costliest step of an answer, so it runs once per message.
+        """
+        if self._payload is None:
+            blocks = [block.to_dict() for block in self.blocks]
+            self._payload = {"text": self.text, "blocks": blocks}
+        return self._payload
 
     def size(self) -> int:
         return len(json.dumps(self.payload(), ensure_ascii=False))
