@@ -68,8 +68,10 @@ def strip_slack_markup(text: str) -> str:
 
 def fold(text: str) -> str:
     """Unicode-fold and lower-case text, keeping letters, digits and spaces apart."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_APOSTROPHES)
+    if not text.isascii():  # ASCII text has no accents to fold
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _DOTTED_US.sub(" us ", text)
     return text.casefold()
 
@@ -103,15 +105,21 @@ class Analyzer:
                 elif source:
                     self._phrases.append((source, target))
         self._phrases.sort(key=lambda item: -len(item[0]))
+        # Phrases by their first word, longest first: one dict lookup per token
+        # instead of trying every phrase at every position.
+        self._by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for source, target in self._phrases:
+            self._by_first.setdefault(source[0], []).append((source, target))
 
     def canonical_words(self, text: str) -> list[str]:
         """Folded words with synonym phrases and words replaced by their canonical form."""
         tokens = words(text)
-        if self._phrases:
+        by_first = self._by_first
+        if by_first and not by_first.keys().isdisjoint(tokens):
             out: list[str] = []
-            i = 0
-            while i < len(tokens):
-                for source, target in self._phrases:
+            i, n = 0, len(tokens)
+            while i < n:
+                for source, target in by_first.get(tokens[i], ()):
                     if tuple(tokens[i : i + len(source)]) == source:
                         out.extend(target)
                         i += len(source)
