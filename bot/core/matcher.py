@@ -77,6 +77,10 @@ KEY_FIELDS = frozenset(
 )
 # Edit distance allowed for a query word of a given length (as search engines do).
 FUZZY_PENALTY = {1: 0.85, 2: 0.72}
+# A claim that names a term in several places (title, aliases, entities, summary)
+# is more about it than one that mentions it once: a small, saturating bonus
+# used for ranking only, never for deciding whether something matches at all.
+TF_BONUS = 0.15
 DIGIT_WEIGHT = 0.35
 
 
@@ -189,16 +193,27 @@ class Matcher:
         term_ids: dict[str, int] = {}
         surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
         post_term, post_claim, post_field = array("i"), array("i"), array("b")
+        post_occurrences = array("H")
         phrases: list[list[str]] = []
         display: list[str] = []  # a readable surface form per term, for reasons
+        # Entities, topics, speakers and many aliases repeat across claims:
+        # analyse each distinct key text once (summaries rarely repeat).
+        analysed: dict[str, tuple[str, list[tuple[str, str]]]] = {}
         for index, claim in enumerate(self._claims):
             best: dict[int, int] = {}
+            occurrences: dict[int, int] = {}
             claim_phrases: list[str] = []
             for kind, text in claim_fields(claim):
                 key = kind in KEY_FIELDS
+                cached = analysed.get(text) if key else None
+                if cached is None:
+                    phrase = " ".join(self.analyzer.canonical_words(text)) if key else ""
+                    cached = (phrase, self._terms_of(text, joined=key))
+                    if key:
+                        analysed[text] = cached
                 if kind in (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY):
-                    claim_phrases.append(" ".join(self.analyzer.canonical_words(text)))
-                for surface, term in self._terms_of(text, joined=key):
+                    claim_phrases.append(cached[0])
+                for surface, term in cached[1]:
                     tid = term_ids.setdefault(term, len(term_ids))
                     if tid == len(display):
                         display.append(surface)
@@ -206,10 +221,12 @@ class Matcher:
                         surfaces.setdefault(surface, tid)
                     if tid not in best or kind < best[tid]:
                         best[tid] = kind
+                    occurrences[tid] = occurrences.get(tid, 0) + 1
             for tid, kind in best.items():
                 post_term.append(tid)
                 post_claim.append(index)
                 post_field.append(kind)
+                post_occurrences.append(min(occurrences[tid], 60_000))
             phrases.append(claim_phrases)
 
         terms = np.frombuffer(post_term, dtype=np.int32)
@@ -217,14 +234,23 @@ class Matcher:
         self._post_claim = np.frombuffer(post_claim, dtype=np.int32)[order].copy()
         self._post_weight = FIELD_WEIGHT[np.frombuffer(post_field, dtype=np.int8)[order]]
         self._post_field = np.frombuffer(post_field, dtype=np.int8)[order].copy()
+        extra = np.frombuffer(post_occurrences, dtype=np.uint16)[order].astype(np.float32) - 1
+        self._post_boost = (TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32)
         counts = np.bincount(terms, minlength=len(term_ids))
         self._indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         n = max(len(self._claims), 1)
         # BM25's idf: rare terms say more about what a query is after.
         self._idf = np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
-        # A word the store has never seen weighs as much as its rarest word: it may
-        # be off-topic (a negative) or mere paraphrase, and the index cannot tell.
-        self._idf_unknown = math.log1p((n - 1 + 0.5) / 1.5)
+        # A word the store has never seen may be off-topic (a negative) or mere
+        # paraphrase; the index cannot tell. It weighs as much as the query's most
+        # telling known word, at least as much as a word in 5% of claims, and at
+        # most as much as the store's rarest word. Tying it to the query keeps the
+        # balance between known and unknown words the same at 11 or 100,000 claims.
+        self._idf_unknown_max = math.log1p((n - 1 + 0.5) / 1.5)
+        common = max(1.0, 0.05 * n)
+        self._idf_unknown_min = min(
+            self._idf_unknown_max, math.log1p((n - common + 0.5) / (common + 0.5))
+        )
         self._term_ids = term_ids
         self._display = display
         self._phrases = phrases
@@ -246,7 +272,14 @@ class Matcher:
 
     def memory_bytes(self) -> int:
         """Bytes held by the index arrays (not the claims themselves)."""
-        arrays = (self._post_claim, self._post_weight, self._post_field, self._indptr, self._idf)
+        arrays = (
+            self._post_claim,
+            self._post_weight,
+            self._post_boost,
+            self._post_field,
+            self._indptr,
+            self._idf,
+        )
         return int(sum(a.nbytes for a in arrays))
 
     # ------------------------------------------------------------------ query
@@ -317,38 +350,46 @@ class Matcher:
             lookups += 1
             unit.alternatives.extend((t, p, "typo") for t, p in self._fuzzy(unit.word))
 
+        known = 0.0
         for unit in units:
             exact = [t for t, _, kind in unit.alternatives if kind == "exact"]
             if exact:
                 unit.weight = float(self._idf[exact[0]])
             elif unit.alternatives:
                 unit.weight = float(max(self._idf[t] for t, _, _ in unit.alternatives))
-            else:
-                unit.weight = self._idf_unknown
+            known = max(known, unit.weight)
+        unknown = min(self._idf_unknown_max, max(self._idf_unknown_min, known))
+        for unit in units:
+            if not unit.alternatives:
+                unit.weight = unknown
             if unit.word.isdigit():
                 unit.weight *= DIGIT_WEIGHT
         return units
 
-    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+    def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         start, end = self._indptr[tid], self._indptr[tid + 1]
-        return self._post_claim[start:end], self._post_weight[start:end]
+        return (
+            self._post_claim[start:end],
+            self._post_weight[start:end],
+            self._post_boost[start:end],
+        )
 
-    def _unit_vector(self, unit: _Unit) -> tuple[np.ndarray, np.ndarray]:
-        """Claims explaining this unit, with the best strength per claim."""
+    def _unit_vector(self, unit: _Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Claims explaining this unit: the best strength per claim, and its tf bonus."""
         if len(unit.alternatives) == 1:
             tid, penalty, _ = unit.alternatives[0]
-            claims, weights = self._postings(tid)
-            return claims, weights * penalty
+            claims, weights, boosts = self._postings(tid)
+            return claims, weights * penalty, boosts * penalty
         parts = [self._postings(t) for t, _, _ in unit.alternatives]
-        claims = np.concatenate([c for c, _ in parts])
-        weights = np.concatenate(
-            [w * p for (_, w), (_, p, _) in zip(parts, unit.alternatives, strict=True)]
-        )
+        penalties = [penalty for _, penalty, _ in unit.alternatives]
+        claims = np.concatenate([c for c, _, _ in parts])
+        weights = np.concatenate([w * p for (_, w, _), p in zip(parts, penalties, strict=True)])
+        boosts = np.concatenate([b * p for (_, _, b), p in zip(parts, penalties, strict=True)])
         order = np.lexsort((-weights, claims))
-        claims, weights = claims[order], weights[order]
+        claims, weights, boosts = claims[order], weights[order], boosts[order]
         first = np.ones(len(claims), dtype=bool)
         first[1:] = claims[1:] != claims[:-1]
-        return claims[first], weights[first]
+        return claims[first], weights[first], boosts[first]
 
     def _hits(self, index: int, units: Sequence[_Unit]) -> tuple[Hit, ...]:
         hits = []
@@ -397,26 +438,31 @@ class Matcher:
         if not units or not self._claims:
             return SearchResult(query, (), self.suggest(query, units), words)
         total_weight = sum(u.weight for u in units)
-        claim_parts, weight_parts, hit_parts = [], [], []
+        claim_parts, weight_parts, boost_parts, hit_parts = [], [], [], []
         for unit in units:
             if not unit.alternatives:
                 continue
-            claims, strengths = self._unit_vector(unit)
+            claims, strengths, boosts = self._unit_vector(unit)
             claim_parts.append(claims)
             weight_parts.append(strengths * unit.weight)
+            boost_parts.append(boosts * unit.weight)
             hit_parts.append(claims[strengths >= 0.5])
         if not claim_parts:
             return SearchResult(query, (), self.suggest(query, units), words)
         n = len(self._claims)
-        mass = np.bincount(np.concatenate(claim_parts), np.concatenate(weight_parts), n)
+        all_claims = np.concatenate(claim_parts)
+        mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
         matched = np.bincount(np.concatenate(hit_parts), minlength=n)
         coverage = mass / total_weight
         need_coverage, need_matched = self._thresholds(len(units))
         eligible = np.flatnonzero((coverage >= need_coverage) & (matched >= need_matched))
         if eligible.size == 0:
             return SearchResult(query, (), self.suggest(query, units), words)
+        # Ranking adds the tf bonus, so that among many claims that all mention
+        # "deepseek", the ones most about DeepSeek reach the final reranking.
+        rank = coverage + np.bincount(all_claims, np.concatenate(boost_parts), n) / total_weight
         if eligible.size > CANDIDATES_TO_RERANK:
-            top = np.argpartition(-coverage[eligible], CANDIDATES_TO_RERANK)
+            top = np.argpartition(-rank[eligible], CANDIDATES_TO_RERANK)
             eligible = eligible[top[:CANDIDATES_TO_RERANK]]
 
         folded = " ".join(self.analyzer.canonical_words(strip_slack_markup(query)))[:300]
@@ -424,15 +470,22 @@ class Matcher:
         for index in eligible.tolist():
             closeness, phrase = self._phrase_bonus(index, folded)
             cov = float(min(coverage[index], 1.0))
-            ranked.append((0.85 * cov + 0.15 * closeness, cov, phrase, index))
+            order_key = 0.85 * float(rank[index]) + 0.15 * closeness
+            ranked.append((order_key, cov, phrase, index))
         ranked.sort(key=lambda item: (-item[0], self._claims[item[3]].id))
         floor = ranked[0][0] * self.config.thresholds.relative_to_best
         matches = tuple(
-            Match(self._claims[i], round(score, 4), round(cov, 4), self._hits(i, units), phrase)
-            for score, cov, phrase, i in ranked
-            if score >= floor
+            self._match(i, min(key, 1.0), cov, units, phrase)
+            for key, cov, phrase, i in ranked
+            if key >= floor
         )
         return SearchResult(query, matches[offset : offset + limit], (), words)
+
+    def _match(
+        self, index: int, score: float, coverage: float, units: Sequence[_Unit], phrase: str | None
+    ) -> Match:
+        hits = self._hits(index, units)
+        return Match(self._claims[index], round(score, 4), round(coverage, 4), hits, phrase)
 
     # ------------------------------------------------------------ suggestions
     def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:
