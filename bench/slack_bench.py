@@ -1,0 +1,158 @@
+"""End to end through Slack's path: signed slash commands against the production server.
+
+Starts ``ai-race serve`` (gunicorn, 2 workers) and, as the floor, a Bolt app
+that only acks, served the same way; a local mock Web API receives the
+answers. For 1, 10 and 50 concurrent clients it measures the time from
+sending a signed request to receiving the ack, requests per second and
+errors, and checks every answered command reached its response_url.
+
+    python bench/slack_bench.py [--requests 200] [--out bench/results/slack.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.app_server import (  # noqa: E402
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    free_port,
+    running_app,
+)
+from tests.support.mock_slack import MockSlack  # noqa: E402
+from tests.support.signing import FORM, post, signed_headers, slash_command_body  # noqa: E402
+
+QUERIES = [
+    "distillation", "what did jensen say about deepseek?", "open source models", "hasabis",
+    "Chinese open models now top the open leaderboards", "sora 2 audio", "tiktok ai tools",
+    "lunch menu for friday",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def load(url: str, mock: MockSlack, clients: int, total: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        nonlocal errors
+        for i in counter:
+            body = slash_command_body(
+                QUERIES[i % len(QUERIES)], response_url=mock.response_url(f"b{clients}-{i}")
+            )
+            headers = signed_headers(body, SIGNING_SECRET, content_type=FORM)
+            start = time.perf_counter()
+            try:
+                status, _, _ = post(url, body, headers, timeout=10)
+            except OSError:
+                status = 0
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if status != 200:
+                    errors += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "ack_median_ms": statistics.median(latencies) * 1000,
+        "ack_p99_ms": percentile(latencies, 0.99) * 1000,
+        "ack_max_ms": max(latencies) * 1000,
+        "rps": len(latencies) / wall,
+    }
+
+
+def floor_server(api_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": api_url}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(port)], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("floor app did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
+    parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "slack.json")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    results: dict[str, list[dict[str, float]]] = {"ai-race serve": [], "floor (ack only)": []}
+    with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        with running_app(mock.base_url, db, Path(tmp)) as app:
+            load(app.events_url, mock, 5, 40)  # warm-up
+            for clients in levels:
+                mock.reset()
+                row = load(app.events_url, mock, clients, args.requests)
+                answered = mock.wait_for("response", row["requests"] - row["errors"], timeout=60)
+                row["answered"] = len(answered)
+                results["ai-race serve"].append(row)
+        process, url = floor_server(mock.base_url)
+        try:
+            load(f"{url}/slack/events", mock, 5, 40)
+            for clients in levels:
+                results["floor (ack only)"].append(
+                    load(f"{url}/slack/events", mock, clients, args.requests)
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+    print(f"{'server':<18} {'clients':>7} {'reqs':>5} {'errors':>6} {'median ms':>10} "
+          f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
+    for name, rows in results.items():
+        for r in rows:
+            print(f"{name:<18} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
+                  f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
+                  f"{r['rps']:>7.0f}")
+    for ours, floor in zip(results["ai-race serve"], results["floor (ack only)"], strict=True):
+        ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]
+        print(f"p99 ratio at {ours['clients']} clients: {ratio:.2f}x the floor")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
