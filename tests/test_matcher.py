@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from claim_factory import claim_data, write_store
 
 from bot.core.catalog import load_catalog
 from bot.core.matcher import MAX_QUERY_WORDS, Matcher
 from bot.core.store import REPO_CLAIMS, load_store
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,22 @@ def test_scores_are_ranked_and_bounded(seeds: Matcher) -> None:
 def test_index_reports_its_memory(seeds: Matcher) -> None:
     assert 0 < seeds.memory_bytes() < 1_000_000
     assert seeds.size == len(load_store(REPO_CLAIMS))
+
+
+def test_pruned_scoring_equals_full_scoring() -> None:
+    """Treating nearly every word as "common" (scored lazily) changes no result."""
+    store = load_store(REPO_CLAIMS)
+    full = Matcher(store)
+    pruned = Matcher(store, common_postings=1)
+    queries = [
+        line.split("\t")[0] for line in (DATA / "public_queries.tsv").read_text().splitlines()[1:]
+    ]
+    queries += [
+        line.split("\t")[0] for line in (DATA / "heldout_queries.tsv").read_text().splitlines()[1:]
+    ]
+    assert len(queries) > 100
+    for query in queries:
+        a, b = full.search(query, limit=5), pruned.search(query, limit=5)
+        assert [(m.claim.id, m.score, m.coverage) for m in a.matches] == [
+            (m.claim.id, m.score, m.coverage) for m in b.matches
+        ], query

@@ -171,8 +171,15 @@ class _Unit:
 class Matcher:
     """An immutable index over one ClaimStore. Build once per store load."""
 
-    def __init__(self, store: ClaimStore, config: MatchingConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: ClaimStore,
+        config: MatchingConfig | None = None,
+        *,
+        common_postings: int | None = None,
+    ) -> None:
         self.store = store
+        self._common_override = common_postings
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
         self._claims: tuple[Claim, ...] = store.claims
@@ -241,6 +248,8 @@ class Matcher:
         n = max(len(self._claims), 1)
         # BM25's idf: rare terms say more about what a query is after.
         self._idf = np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
+        # Above this many postings a word is "common" and scored lazily (MaxScore).
+        self._common_postings = self._common_override or max(2_000, n // 50)
         # A word the store has never seen may be off-topic (a negative) or mere
         # paraphrase; the index cannot tell. It weighs as much as the query's most
         # telling known word, at least as much as a word in 5% of claims, and at
@@ -391,6 +400,69 @@ class Matcher:
         first[1:] = claims[1:] != claims[:-1]
         return claims[first], weights[first], boosts[first]
 
+    def _postings_size(self, unit: _Unit) -> int:
+        return int(sum(self._indptr[t + 1] - self._indptr[t] for t, _, _ in unit.alternatives))
+
+    def _score(
+        self, units: Sequence[_Unit], needed_mass: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate claims with their matched mass, tf bonus and count of matched words.
+
+        Exact, but pruned like MaxScore: words found in many claims (think
+        "china", "models") are only looked up for claims that rare words have
+        already made able to reach the coverage threshold. A long pasted message
+        full of common words thus costs little more than its rare words do.
+        """
+        scored = [u for u in units if u.alternatives]
+        common = [u for u in scored if self._postings_size(u) > self._common_postings]
+        rare = [u for u in scored if u not in common]
+        common_mass = sum(u.weight for u in common)
+        if not rare or not common or common_mass >= needed_mass:
+            mass, boost, matched = self._accumulate(scored)
+            candidates = np.flatnonzero(mass > 0)
+            return candidates, mass[candidates], boost[candidates], matched[candidates]
+        mass, boost, matched = self._accumulate(rare)
+        candidates = np.flatnonzero(mass + common_mass >= needed_mass - 1e-9)
+        mass, boost, matched = mass[candidates], boost[candidates], matched[candidates]
+        for unit in common:
+            strengths, boosts = self._lookup(unit, candidates)
+            mass += strengths * unit.weight
+            boost += boosts * unit.weight
+            matched += strengths >= 0.5
+        return candidates, mass, boost, matched
+
+    def _accumulate(self, units: Sequence[_Unit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense per-claim mass, tf bonus and matched-word count over ``units``."""
+        n = len(self._claims)
+        claim_parts, weight_parts, boost_parts, hit_parts = [], [], [], []
+        for unit in units:
+            claims, strengths, boosts = self._unit_vector(unit)
+            claim_parts.append(claims)
+            weight_parts.append(strengths * unit.weight)
+            boost_parts.append(boosts * unit.weight)
+            hit_parts.append(claims[strengths >= 0.5])
+        all_claims = np.concatenate(claim_parts)
+        mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
+        boost = np.bincount(all_claims, np.concatenate(boost_parts), n)
+        matched = np.bincount(np.concatenate(hit_parts), minlength=n)
+        return mass, boost, matched
+
+    def _lookup(self, unit: _Unit, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Strength and tf bonus of ``unit`` for each candidate (sorted claim indices)."""
+        best = np.zeros(len(candidates), dtype=np.float64)
+        best_boost = np.zeros(len(candidates), dtype=np.float64)
+        for tid, penalty, _ in unit.alternatives:
+            claims, weights, boosts = self._postings(tid)
+            if not len(claims) or not len(candidates):
+                continue
+            pos = np.minimum(np.searchsorted(claims, candidates), len(claims) - 1)
+            found = claims[pos] == candidates
+            strength = np.where(found, weights[pos] * penalty, 0.0)
+            take = strength > best
+            best = np.where(take, strength, best)
+            best_boost = np.where(take, boosts[pos] * penalty, best_boost)
+        return best, best_boost
+
     def _hits(self, index: int, units: Sequence[_Unit]) -> tuple[Hit, ...]:
         hits = []
         for unit in units:
@@ -438,40 +510,29 @@ class Matcher:
         if not units or not self._claims:
             return SearchResult(query, (), self.suggest(query, units), words)
         total_weight = sum(u.weight for u in units)
-        claim_parts, weight_parts, boost_parts, hit_parts = [], [], [], []
-        for unit in units:
-            if not unit.alternatives:
-                continue
-            claims, strengths, boosts = self._unit_vector(unit)
-            claim_parts.append(claims)
-            weight_parts.append(strengths * unit.weight)
-            boost_parts.append(boosts * unit.weight)
-            hit_parts.append(claims[strengths >= 0.5])
-        if not claim_parts:
+        if not any(u.alternatives for u in units):
             return SearchResult(query, (), self.suggest(query, units), words)
-        n = len(self._claims)
-        all_claims = np.concatenate(claim_parts)
-        mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
-        matched = np.bincount(np.concatenate(hit_parts), minlength=n)
-        coverage = mass / total_weight
         need_coverage, need_matched = self._thresholds(len(units))
-        eligible = np.flatnonzero((coverage >= need_coverage) & (matched >= need_matched))
-        if eligible.size == 0:
+        candidates, mass, boost, matched = self._score(units, need_coverage * total_weight)
+        coverage = mass / total_weight
+        keep = (coverage >= need_coverage) & (matched >= need_matched)
+        candidates, coverage = candidates[keep], coverage[keep]
+        if candidates.size == 0:
             return SearchResult(query, (), self.suggest(query, units), words)
         # Ranking adds the tf bonus, so that among many claims that all mention
         # "deepseek", the ones most about DeepSeek reach the final reranking.
-        rank = coverage + np.bincount(all_claims, np.concatenate(boost_parts), n) / total_weight
-        if eligible.size > CANDIDATES_TO_RERANK:
-            top = np.argpartition(-rank[eligible], CANDIDATES_TO_RERANK)
-            eligible = eligible[top[:CANDIDATES_TO_RERANK]]
+        rank = coverage + boost[keep] / total_weight
+        if candidates.size > CANDIDATES_TO_RERANK:
+            top = np.argpartition(-rank, CANDIDATES_TO_RERANK)[:CANDIDATES_TO_RERANK]
+            candidates, coverage, rank = candidates[top], coverage[top], rank[top]
 
         folded = " ".join(self.analyzer.canonical_words(strip_slack_markup(query)))[:300]
         ranked: list[tuple[float, float, str | None, int]] = []
-        for index in eligible.tolist():
+        for index, cov, rank_value in zip(
+            candidates.tolist(), coverage.tolist(), rank.tolist(), strict=True
+        ):
             closeness, phrase = self._phrase_bonus(index, folded)
-            cov = float(min(coverage[index], 1.0))
-            order_key = 0.85 * float(rank[index]) + 0.15 * closeness
-            ranked.append((order_key, cov, phrase, index))
+            ranked.append((0.85 * rank_value + 0.15 * closeness, min(cov, 1.0), phrase, index))
         ranked.sort(key=lambda item: (-item[0], self._claims[item[3]].id))
         floor = ranked[0][0] * self.config.thresholds.relative_to_best
         matches = tuple(
