@@ -138,10 +138,15 @@ def test_index_reports_its_memory(seeds: Matcher) -> None:
 
 
 def test_pruned_scoring_equals_full_scoring() -> None:
-    """Treating nearly every word as "common" (scored lazily) changes no result."""
+    """The large-store code paths change no result.
+
+    With nearly every word treated as "common" (scored lazily for candidates
+    only) and every multi-spelling word merged densely, results on all
+    evaluation queries are the same as with the small-store paths.
+    """
     store = load_store(REPO_CLAIMS)
     full = Matcher(store)
-    pruned = Matcher(store, common_postings=1)
+    pruned = Matcher(store, common_postings=1, dense_merge_at=0)
     queries = [
         line.split("\t")[0] for line in (DATA / "public_queries.tsv").read_text().splitlines()[1:]
     ]

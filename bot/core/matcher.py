@@ -81,6 +81,7 @@ FUZZY_PENALTY = {1: 0.85, 2: 0.72}
 # is more about it than one that mentions it once: a small, saturating bonus
 # used for ranking only, never for deciding whether something matches at all.
 TF_BONUS = 0.15
+DENSE_MERGE_AT = 4_096  # postings above which alternatives are merged densely, not sorted
 DIGIT_WEIGHT = 0.35
 
 
@@ -177,9 +178,11 @@ class Matcher:
         config: MatchingConfig | None = None,
         *,
         common_postings: int | None = None,
+        dense_merge_at: int = DENSE_MERGE_AT,
     ) -> None:
         self.store = store
         self._common_override = common_postings
+        self._dense_merge_at = dense_merge_at
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
         self._claims: tuple[Claim, ...] = store.claims
@@ -265,10 +268,19 @@ class Matcher:
         self._phrases = phrases
         # Key vocabulary for typo correction, bucketed by length for speed.
         self._surface_term = surfaces
-        buckets: dict[int, list[str]] = {}
+        by_length: dict[int, list[str]] = {}
         for surface in surfaces:
-            buckets.setdefault(len(surface), []).append(surface)
-        self._buckets = buckets
+            by_length.setdefault(len(surface), []).append(surface)
+        # For each word length, every key word within reach of the edits allowed
+        # for that length, so one rapidfuzz call per query word suffices.
+        self._buckets: dict[int, list[str]] = {}
+        for length in range(4, max(by_length, default=0) + 3):
+            edits = _edits_allowed("x" * length)
+            self._buckets[length] = [
+                w
+                for near in range(length - edits, length + edits + 1)
+                for w in by_length.get(near, ())
+            ]
         self._suggestable = sorted(
             {t for c in self._claims for t in c.topics}
             | {e for c in self._claims for e in c.entities}
@@ -297,19 +309,16 @@ class Matcher:
         if edits == 0:
             return []
         found: dict[int, float] = {}
-        for length in range(len(word) - edits, len(word) + edits + 1):
-            bucket = self._buckets.get(length)
-            if not bucket:
+        bucket = self._buckets.get(len(word), ())
+        for candidate, distance, _ in process.extract(
+            word, bucket, scorer=Levenshtein.distance, score_cutoff=edits, limit=6
+        ):
+            if distance == 0:
                 continue
-            for candidate, distance, _ in process.extract(
-                word, bucket, scorer=Levenshtein.distance, score_cutoff=edits, limit=3
-            ):
-                if distance == 0:
-                    continue
-                tid = self._surface_term[candidate]
-                penalty = FUZZY_PENALTY[int(distance)]
-                if penalty > found.get(tid, 0.0):
-                    found[tid] = penalty
+            tid = self._surface_term[candidate]
+            penalty = FUZZY_PENALTY[int(distance)]
+            if penalty > found.get(tid, 0.0):
+                found[tid] = penalty
         return sorted(found.items(), key=lambda item: -item[1])[:2]
 
     def analyse(self, query: str) -> list[_Unit]:
@@ -391,6 +400,8 @@ class Matcher:
             return claims, weights * penalty, boosts * penalty
         parts = [self._postings(t) for t, _, _ in unit.alternatives]
         penalties = [penalty for _, penalty, _ in unit.alternatives]
+        if sum(len(c) for c, _, _ in parts) > self._dense_merge_at:
+            return self._dense_max(parts, penalties)
         claims = np.concatenate([c for c, _, _ in parts])
         weights = np.concatenate([w * p for (_, w, _), p in zip(parts, penalties, strict=True)])
         boosts = np.concatenate([b * p for (_, _, b), p in zip(parts, penalties, strict=True)])
@@ -399,6 +410,24 @@ class Matcher:
         first = np.ones(len(claims), dtype=bool)
         first[1:] = claims[1:] != claims[:-1]
         return claims[first], weights[first], boosts[first]
+
+    def _dense_max(
+        self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], penalties: list[float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-claim best strength over several long posting lists, in O(N + postings).
+
+        Each posting list holds a claim at most once, so fancy-index assignment
+        is exact; this avoids sorting tens of thousands of entries per word.
+        """
+        best = np.zeros(len(self._claims), dtype=np.float32)
+        best_boost = np.zeros(len(self._claims), dtype=np.float32)
+        for (claims, weights, boosts), penalty in zip(parts, penalties, strict=True):
+            strength = weights * penalty
+            take = strength > best[claims]
+            best[claims[take]] = strength[take]
+            best_boost[claims[take]] = boosts[take] * penalty
+        claims = np.flatnonzero(best).astype(np.int32)
+        return claims, best[claims], best_boost[claims]
 
     def _postings_size(self, unit: _Unit) -> int:
         return int(sum(self._indptr[t + 1] - self._indptr[t] for t, _, _ in unit.alternatives))
