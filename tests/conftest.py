@@ -62,3 +62,19 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 
 # Database fixtures — END
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Claim parse cache: each test session (and every subprocess it starts) gets
+# its own, so nothing leaks between runs or into the user's ~/.cache.
+# ---------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    os.environ["AI_RACE_CACHE"] = tempfile.mkdtemp(prefix="ai-race-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    shutil.rmtree(os.environ.pop("AI_RACE_CACHE", ""), ignore_errors=True)

@@ -220,3 +220,40 @@ def test_readme_example_claim_is_valid(tmp_path: Path) -> None:
     (directory / "hassabis-no-breakthroughs.yaml").write_text(example)
     store, problems = validate_dir(directory, today=TODAY)
     assert problems == [] and store is not None
+
+
+def test_parse_cache_skips_unchanged_files_and_sees_changes(
+    store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.core.store as store_module
+
+    cache = tmp_path / "cache"
+    parsed: list[str] = []
+    real_read = store_module.read_yaml
+
+    def counting_read(path: Path):
+        parsed.append(path.name)
+        return real_read(path)
+
+    monkeypatch.setattr(store_module, "read_yaml", counting_read)
+    first, _ = validate_dir(store_dir, today=TODAY, cache_dir=cache)
+    assert len(parsed) == 11 and list(cache.glob("claims-*.json"))
+    parsed.clear()
+    second, _ = validate_dir(store_dir, today=TODAY, cache_dir=cache)
+    assert parsed == []  # every file came from the cache
+    assert first is not None and second is not None
+    assert [c.model_dump() for c in first] == [c.model_dump() for c in second]
+
+    line = _edit(store_dir / "tiktok-creation-engine.yaml", "summary:", "sumary: x\nsummary:")
+    store, problems = validate_dir(store_dir, today=TODAY, cache_dir=cache)
+    assert parsed == ["tiktok-creation-engine.yaml"]
+    assert store is None and [(p.field, p.line) for p in problems] == [("sumary", line)]
+
+
+def test_unreadable_cache_falls_back_to_yaml(store_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    validate_dir(store_dir, today=TODAY, cache_dir=cache)
+    for file in cache.glob("claims-*.json"):
+        file.write_text("{not json")
+    store, problems = validate_dir(store_dir, today=TODAY, cache_dir=cache)
+    assert problems == [] and store is not None and len(store) == 11

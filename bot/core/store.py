@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.core.parse_cache import ParseCache, cache_dir_from_env
 from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
 from bot.core.schema import Claim, Relation
 from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
@@ -89,8 +90,19 @@ class ClaimStore:
         return tuple(sorted(self.claims, key=lambda c: (c.last_touched, c.id), reverse=True))
 
 
-def _read_claim(path: Path) -> tuple[Claim | None, YamlDocument | None, list[Problem]]:
+def _read_claim(
+    path: Path, cache: ParseCache
+) -> tuple[Claim | None, YamlDocument | None, list[Problem]]:
     try:
+        stat = path.stat()
+        cached = cache.get(path, stat)
+        if cached is not None:
+            try:  # a cached file was valid when cached; anything else falls back to YAML
+                claim = Claim.model_validate(cached)
+                if claim.id == path.stem:
+                    return claim, None, []
+            except ValidationError:
+                pass
         doc = read_yaml(path)
     except YamlSyntaxError as exc:
         return None, None, [Problem(str(path), exc.line, "(file)", exc.message)]
@@ -108,7 +120,9 @@ def _read_claim(path: Path) -> tuple[Claim | None, YamlDocument | None, list[Pro
     except ValidationError as exc:
         return None, doc, validation_problems(doc, exc)
     problems = []
-    if claim.id != path.stem:
+    if claim.id == path.stem:
+        cache.put(path, stat, claim.model_dump(mode="json", exclude_none=True))
+    else:
         problems.append(
             Problem(
                 str(path),
@@ -144,10 +158,17 @@ def claim_files(directory: Path) -> list[Path]:
 
 
 def validate_dir(
-    directory: Path, *, today: date | None = None
+    directory: Path, *, today: date | None = None, cache_dir: Path | bool | None = True
 ) -> tuple[ClaimStore | None, list[Problem]]:
-    """Load every claim file in ``directory``; return the store (if clean) and all problems."""
+    """Load every claim file in ``directory``; return the store (if clean) and all problems.
+
+    ``cache_dir``: True for the configured parse cache (see bot.core.parse_cache),
+    None or False for none, or a directory.
+    """
     today = today or date.today()
+    if cache_dir is True:
+        cache_dir = cache_dir_from_env()
+    cache = ParseCache(directory, cache_dir or None)
     if not directory.is_dir():
         return None, [
             Problem(str(directory), None, "(directory)", "claim directory does not exist")
@@ -160,11 +181,12 @@ def validate_dir(
     loaded: list[tuple[Claim, Path]] = []
     first_seen: dict[str, Path] = {}
     for path in files:
-        claim, doc, found = _read_claim(path)
+        claim, doc, found = _read_claim(path, cache)
         problems.extend(found)
-        if claim is None or doc is None:
+        if claim is None:
             continue
         if claim.id in first_seen:
+            doc = doc or read_yaml(path)
             problems.append(
                 Problem(
                     str(path),
@@ -202,6 +224,7 @@ def validate_dir(
                         f"no claim with id '{link.id}' in {directory}",
                     )
                 )
+    cache.save()
     if problems:
         return None, sorted(problems)
     return ClaimStore.from_claims(directory, (claim for claim, _ in loaded)), []
