@@ -237,7 +237,7 @@ def test_parse_cache_skips_unchanged_files_and_sees_changes(
 
     monkeypatch.setattr(store_module, "read_yaml", counting_read)
     first, _ = validate_dir(store_dir, today=TODAY, cache_dir=cache)
-    assert len(parsed) == 11 and list(cache.glob("claims-*.json"))
+    assert len(parsed) == 11 and list(cache.glob("claims-*.jsonl"))
     parsed.clear()
     second, _ = validate_dir(store_dir, today=TODAY, cache_dir=cache)
     assert parsed == []  # every file came from the cache
@@ -253,7 +253,7 @@ def test_parse_cache_skips_unchanged_files_and_sees_changes(
 def test_unreadable_cache_falls_back_to_yaml(store_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     validate_dir(store_dir, today=TODAY, cache_dir=cache)
-    for file in cache.glob("claims-*.json"):
+    for file in cache.glob("claims-*.jsonl"):
         file.write_text("{not json")
     store, problems = validate_dir(store_dir, today=TODAY, cache_dir=cache)
     assert problems == [] and store is not None and len(store) == 11

@@ -100,6 +100,7 @@ def _read_claim(
             try:  # a cached file was valid when cached; anything else falls back to YAML
                 claim = Claim.model_validate(cached)
                 if claim.id == path.stem:
+                    cache.keep(path, stat)
                     return claim, None, []
             except ValidationError:
                 pass
@@ -121,7 +122,7 @@ def _read_claim(
         return None, doc, validation_problems(doc, exc)
     problems = []
     if claim.id == path.stem:
-        cache.put(path, stat, claim.model_dump(mode="json", exclude_none=True))
+        cache.put(path, stat, doc.data)
     else:
         problems.append(
             Problem(
