@@ -14,11 +14,7 @@ from sqlalchemy import Engine
 from bot.digest.cli import register_cli
 from bot.digest.subscriptions import subscribe
 from bot.state.misses import record_miss
-
-try:
-    from tests.support.mock_slack import MockSlack
-except ImportError:  # pytest's "prepend" import mode puts tests/ itself on sys.path
-    from support.mock_slack import MockSlack  # type: ignore[no-redef]
+from tests.support.mock_slack import MockSlack
 
 TOKEN = "xoxb-secret-token-123"
 

@@ -21,11 +21,7 @@ from bot.digest.command import (
 from bot.digest.runner import plain_render
 from bot.digest.subscriptions import get_subscription, sync_config_subscriptions
 from bot.state.models import DigestDelivery
-
-try:
-    from tests.support.mock_slack import MockSlack
-except ImportError:  # pytest's "prepend" import mode puts tests/ itself on sys.path
-    from support.mock_slack import MockSlack  # type: ignore[no-redef]
+from tests.support.mock_slack import MockSlack
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 

@@ -32,11 +32,7 @@ from bot.digest.runner import (
 from bot.digest.subscriptions import digest_status, get_subscription, subscribe
 from bot.state.db import make_engine
 from bot.state.models import DigestDelivery, DigestSentClaim
-
-try:
-    from tests.support.mock_slack import MockSlack
-except ImportError:  # pytest's "prepend" import mode puts tests/ itself on sys.path
-    from support.mock_slack import MockSlack  # type: ignore[no-redef]
+from tests.support.mock_slack import MockSlack
 
 # Tuesday 24 Nov 2026, 10:00 UTC: 09:00 UTC and 09:00 Berlin (08:00 UTC) are due,
 # 09:00 New York (14:00 UTC) is not.

@@ -20,11 +20,7 @@ from bot.digest.subscriptions import (
     subscribe,
     sync_config_subscriptions,
 )
-
-try:
-    from tests.support.mock_slack import MockSlack
-except ImportError:  # pytest's "prepend" import mode puts tests/ itself on sys.path
-    from support.mock_slack import MockSlack  # type: ignore[no-redef]
+from tests.support.mock_slack import MockSlack
 
 BAD_CONFIG = """\
 # digest subscriptions

@@ -15,28 +15,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
-try:
-    from tests.support.mock_slack import MockSlack
-    from tests.support.signing import (
-        FORM,
-        JSON,
-        event_body,
-        interactive_body,
-        post,
-        signed_headers,
-        slash_command_body,
-    )
-except ImportError:  # pytest "prepend" import mode puts tests/ itself on sys.path
-    from support.mock_slack import MockSlack  # type: ignore[no-redef]
-    from support.signing import (  # type: ignore[no-redef]
-        FORM,
-        JSON,
-        event_body,
-        interactive_body,
-        post,
-        signed_headers,
-        slash_command_body,
-    )
+from tests.support.mock_slack import MockSlack
+from tests.support.signing import (
+    FORM,
+    JSON,
+    event_body,
+    interactive_body,
+    post,
+    signed_headers,
+    slash_command_body,
+)
 
 
 @pytest.fixture

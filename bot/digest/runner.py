@@ -435,21 +435,11 @@ class DigestRunner:
             return outcome
 
         if claim.previous_status in ("claimed", "unknown"):
-            try:
-                ts = self._find_posted(sub.channel_id, day, claim.claimed_at)
-            except SlackApiError as exc:
-                return self._slack_failure(claim, sub, outcome, exc, retryable_unknown=True)
-            except (_Ambiguous, URLError, OSError, HTTPException) as exc:
-                self._release(claim, "unknown", f"reconcile failed: {exc!r}")
-                outcome.status, outcome.error = "unknown", repr(exc)
-                return outcome
-            if ts is not None:
-                self._mark_posted(
-                    claim, sub, day, ts, claim.previous_claim_ids, claim.previous_cycles
-                )
-                outcome.status, outcome.message_ts = "reconciled", ts
-                outcome.claim_ids = list(claim.previous_claim_ids)
-                return outcome
+            done = self._reconcile(
+                claim, sub, day, outcome, claim.previous_claim_ids, claim.previous_cycles
+            )
+            if done is not None:
+                return done
         if not pick.claims:
             self._release(claim, "failed", "no eligible claims")
             outcome.status = "empty"
@@ -531,18 +521,39 @@ class DigestRunner:
             log.warning("posting to %s failed (%r); checking history", sub.channel_id, error)
             self._renew(claim, extra=timedelta(seconds=self.backoff * 2**server_errors))
             self.sleep(self.backoff * 2 ** (server_errors - 1))
-            try:
-                ts = self._find_posted(sub.channel_id, day, claim.claimed_at)
-            except SlackApiError as exc:
-                return self._slack_failure(claim, sub, outcome, exc, retryable_unknown=True)
-            except (URLError, OSError, HTTPException, _Ambiguous) as exc:
-                self._release(claim, "unknown", f"reconcile failed: {exc!r}")
-                outcome.status, outcome.error = "unknown", repr(exc)
-                return outcome
-            if ts is not None:
-                self._mark_posted(claim, sub, day, ts, tuple(pick.claim_ids), pick.cycles)
-                outcome.status, outcome.message_ts = "reconciled", ts
-                return outcome
+            done = self._reconcile(claim, sub, day, outcome, tuple(pick.claim_ids), pick.cycles)
+            if done is not None:
+                return done
+
+    def _reconcile(
+        self,
+        claim: _Claim,
+        sub: DigestSubscription,
+        day: date,
+        outcome: Outcome,
+        claim_ids: Sequence[str],
+        cycles: Sequence[int],
+    ) -> Outcome | None:
+        """Look for this digest in the channel's history before posting it (again).
+
+        Returns the finished outcome when the message is found (recorded as
+        posted) or the check itself failed (left for a later run), and None when
+        the channel has no such message, so posting is safe.
+        """
+        try:
+            ts = self._find_posted(sub.channel_id, day, claim.claimed_at)
+        except SlackApiError as exc:
+            return self._slack_failure(claim, sub, outcome, exc, retryable_unknown=True)
+        except (_Ambiguous, URLError, OSError, HTTPException) as exc:
+            self._release(claim, "unknown", f"reconcile failed: {exc!r}")
+            outcome.status, outcome.error = "unknown", repr(exc)
+            return outcome
+        if ts is None:
+            return None
+        self._mark_posted(claim, sub, day, ts, tuple(claim_ids), tuple(cycles))
+        outcome.status, outcome.message_ts = "reconciled", ts
+        outcome.claim_ids = list(claim_ids)
+        return outcome
 
     def _slack_failure(
         self,
