@@ -16,10 +16,14 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.error import URLError
 
 from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
@@ -119,10 +123,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("ai-race serve: refusing to start with a broken claim store", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        print(
+            f"ai-race serve: cannot use the database {redact_url(settings.database_url)}: "
+            f"{str(cause).strip().splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1
     log.info(
         "database: %s; %d claims", redact_url(settings.database_url), len(services.current.store)
     )
-    app = create_app(settings, services)
+    try:
+        app = create_app(settings, services)
+    except (BoltError, SlackApiError, URLError, OSError) as exc:
+        # auth.test runs at start-up: a revoked token or an unreachable API stops here.
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        print(
+            f"ai-race serve: Slack refused or could not be reached at {settings.api_url} "
+            f"({reason}); check SLACK_BOT_TOKEN and the network",
+            file=sys.stderr,
+        )
+        return 1
     if args.socket:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -1,0 +1,84 @@
+"""``ai-race serve`` refuses to start with one clear line, and never prints a secret."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.core.store import REPO_CLAIMS
+from tests.support.app_server import free_port
+
+TOKEN = "xoxb-1234-do-not-print-me"
+SECRET = "abcdef0123456789abcdef"
+
+
+def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}",
+        "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing listens there
+    }
+    environment = {**os.environ, **base, **env}
+    for key, value in env.items():
+        if value == "":
+            environment.pop(key)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN is malformed"),
+        ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
+        ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL is malformed"),
+    ],
+)
+def test_settings_problems_name_the_setting(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    done = serve(tmp_path, **env)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(f"ai-race serve: {expected}")
+    assert "Traceback" not in done.stderr
+    assert TOKEN not in done.stderr + done.stdout and SECRET not in done.stderr + done.stdout
+
+
+def test_unreachable_slack_is_one_line(tmp_path: Path) -> None:
+    done = serve(tmp_path)
+    assert done.returncode == 1
+    assert "Slack refused or could not be reached" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+
+
+def test_unreachable_database_is_one_line_without_password(tmp_path: Path) -> None:
+    url = f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/nothing"
+    done = serve(tmp_path, DATABASE_URL=url)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ai-race serve: cannot use the database")
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_broken_claim_store_refuses_to_start(tmp_path: Path) -> None:
+    claims = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, claims)
+    path = claims / "sora2-audio-tell.yaml"
+    path.write_text(path.read_text().replace("summary:", "sumary: x\nsummary:", 1))
+    done = serve(tmp_path, AI_RACE_CLAIMS=str(claims))
+    assert done.returncode == 1
+    assert f"{path}:" in done.stderr and "sumary: unknown field" in done.stderr
+    assert "refusing to start with a broken claim store" in done.stderr
