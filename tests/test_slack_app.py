@@ -532,3 +532,23 @@ def test_digest_bad_input_is_explained_and_inert(app: RunningApp, mock: MockSlac
     zone = command(app, mock, "digest on <!channel>", channel_id="CDIGEST2")
     _assert_no_pings(zone)
     assert "&lt;!channel&gt;" in zone["text"]
+
+
+def test_bare_mention_in_unreadable_thread_says_why(app: RunningApp, mock: MockSlack) -> None:
+    # No replies are registered for this thread: the mock answers thread_not_found.
+    event(
+        app,
+        {
+            "type": "app_mention",
+            "user": "U123",
+            "channel": "C9",
+            "text": "<@UBOT>",
+            "ts": "1700000007.000700",
+            "thread_ts": "1700000000.000900",
+        },
+        "EvUnreadable",
+    )
+    call = mock.wait_for("chat.postMessage")[0]
+    assert call.params["thread_ts"] == "1700000000.000900"
+    assert "couldn't read this thread's first message" in call.params["text"]
+    assert "thread_not_found" in call.params["text"]

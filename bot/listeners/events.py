@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.core import blocks
 from bot.services import Services
@@ -27,7 +28,16 @@ def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClien
     query = text.replace(bot_mention, " ") if bot_mention else _MENTION.sub(" ", text, count=1)
     if not query.strip() and event.get("thread_ts"):
         # A bare mention inside a thread looks up what the thread is about.
-        replies = client.conversations_replies(channel=channel, ts=event["thread_ts"], limit=1)
+        try:
+            replies = client.conversations_replies(channel=channel, ts=event["thread_ts"], limit=1)
+        except SlackApiError as exc:  # e.g. no history scope here: say so, never go silent
+            reason = exc.response.get("error", "error")
+            note = blocks.notice_message(
+                f"I couldn't read this thread's first message (Slack said `{reason}`). "
+                "Mention me with a few words instead, e.g. `@ai-race open source models`."
+            )
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **note.payload())
+            return
         messages = replies.get("messages") or []
         query = messages[0].get("text", "") if messages else ""
     if not query.strip():
