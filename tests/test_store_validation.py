@@ -257,3 +257,16 @@ def test_unreadable_cache_falls_back_to_yaml(store_dir: Path, tmp_path: Path) ->
         file.write_text("{not json")
     store, problems = validate_dir(store_dir, today=TODAY, cache_dir=cache)
     assert problems == [] and store is not None and len(store) == 11
+
+
+def test_reload_if_changed_notices_new_files_only(store_dir: Path) -> None:
+    holder = CatalogHolder(load_catalog(store_dir))
+    before = holder.current
+    assert holder.reload_if_changed() == [] and holder.current is before  # nothing changed
+    text = (store_dir / "tiktok-creation-engine.yaml").read_text()
+    text = text.replace("id: tiktok-creation-engine", "id: tiktok-second", 1)
+    (store_dir / "tiktok-second.yaml").write_text(
+        text[: text.index("related:")] + text[text.index("added:") :]
+    )
+    assert holder.reload_if_changed() == []
+    assert holder.current is not before and len(holder.current.store) == 12
