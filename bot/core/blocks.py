@@ -169,13 +169,12 @@ def _claim_blocks(
 
 
 def _fit(build, tiers: Sequence[dict[str, Any]]) -> SlackMessage:
-    """Render with the richest settings that fit Slack's limits."""
-    message = build(**tiers[-1])
+    """Render with the richest settings that fit Slack's limits (else the leanest)."""
     for settings in tiers:
         candidate = build(**settings)
         if len(candidate.blocks) <= MAX_BLOCKS and candidate.size() <= PAYLOAD_BUDGET:
-            return candidate
-    return message
+            break
+    return candidate
 
 
 _ANSWER_TIERS = (

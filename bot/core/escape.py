@@ -33,9 +33,27 @@ def _readable(match: re.Match[str]) -> str:
     return label or target
 
 
+def _searchable(match: re.Match[str]) -> str:
+    sigil, target, label = match.group(1), match.group(2), match.group(3)
+    if sigil in {"!", "#"}:  # broadcasts and channel names say nothing about a topic
+        return " "
+    if sigil == "@":  # a person's display name may be what the query is about
+        return f" {label} " if label else " "
+    return f" {label or target} "
+
+
 def readable(text: str) -> str:
     """Slack markup -> plain words a person would have typed."""
     return html.unescape(_TOKEN.sub(_readable, text))
+
+
+def searchable(text: str) -> str:
+    """Slack markup -> the words worth matching on.
+
+    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``;
+    ``<!channel>``, ``<!here>`` and ``<#C1|general>`` disappear.
+    """
+    return html.unescape(_TOKEN.sub(_searchable, text))
 
 
 def escape(text: str) -> str:

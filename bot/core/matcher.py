@@ -37,10 +37,11 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from bot.core.escape import searchable
 from bot.core.matching_config import MatchingConfig, Thresholds
 from bot.core.schema import Claim
 from bot.core.store import ClaimStore
-from bot.core.text import Analyzer, fold, is_content_word, stem, strip_slack_markup
+from bot.core.text import Analyzer, fold, is_content_word, stem
 
 MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
 MAX_FUZZY_LOOKUPS = 16
@@ -321,10 +322,16 @@ class Matcher:
                 found[tid] = penalty
         return sorted(found.items(), key=lambda item: -item[1])[:2]
 
+    def _query_words(self, query: str) -> list[str]:
+        """The query's canonical words, Slack markup read as plain words."""
+        return self.analyzer.canonical_words(searchable(query))
+
     def analyse(self, query: str) -> list[_Unit]:
         """Query -> content units, each with the index terms that may stand for it."""
-        raw = [w for w in self.analyzer.canonical_words(strip_slack_markup(query))]
-        raw = raw[: MAX_QUERY_WORDS * 3]
+        return self._units(self._query_words(query))
+
+    def _units(self, query_words: list[str]) -> list[_Unit]:
+        raw = query_words[: MAX_QUERY_WORDS * 3]
         units: list[_Unit] = []
         seen: dict[str, _Unit] = {}
         positions: list[_Unit | None] = []
@@ -443,8 +450,10 @@ class Matcher:
         full of common words thus costs little more than its rare words do.
         """
         scored = [u for u in units if u.alternatives]
-        common = [u for u in scored if self._postings_size(u) > self._common_postings]
-        rare = [u for u in scored if u not in common]
+        common: list[_Unit] = []
+        rare: list[_Unit] = []
+        for unit in scored:
+            (common if self._postings_size(unit) > self._common_postings else rare).append(unit)
         common_mass = sum(u.weight for u in common)
         if not rare or not common or common_mass >= needed_mass:
             mass, boost, matched = self._accumulate(scored)
@@ -534,7 +543,8 @@ class Matcher:
 
     def search(self, query: str, limit: int = 3, offset: int = 0) -> SearchResult:
         """Ranked confident matches (best first), or none plus suggestions."""
-        units = self.analyse(query)
+        query_words = self._query_words(query)
+        units = self._units(query_words)
         words = tuple(u.word for u in units)
         if not units or not self._claims:
             return SearchResult(query, (), self.suggest(query, units), words)
@@ -555,7 +565,7 @@ class Matcher:
             top = np.argpartition(-rank, CANDIDATES_TO_RERANK)[:CANDIDATES_TO_RERANK]
             candidates, coverage, rank = candidates[top], coverage[top], rank[top]
 
-        folded = " ".join(self.analyzer.canonical_words(strip_slack_markup(query)))[:300]
+        folded = " ".join(query_words)[:300]
         ranked: list[tuple[float, float, str | None, int]] = []
         for index, cov, rank_value in zip(
             candidates.tolist(), coverage.tolist(), rank.tolist(), strict=True
@@ -580,7 +590,7 @@ class Matcher:
     # ------------------------------------------------------------ suggestions
     def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:
         """Nearest topics, names and entities for a query that found nothing."""
-        text = " ".join(u.word for u in units) or fold(strip_slack_markup(query))[:200]
+        text = " ".join(u.word for u in units) or fold(searchable(query))[:200]
         picks: list[str] = []
         if text.strip():
             for choice, score, _ in process.extract(

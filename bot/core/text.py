@@ -9,7 +9,6 @@ as much as grammar words when people paste whole messages.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -19,8 +18,6 @@ import snowballstemmer
 
 _stemmer = snowballstemmer.stemmer("english")
 
-# Slack markup: <@U123|name>, <#C123|name>, <!here>, <!subteam^S1|@team>, <http://x|label>.
-_SLACK_TOKEN = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
 _DOTTED_US = re.compile(r"\bu\.\s?s\.(?:\s?a\.)?", re.IGNORECASE)
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
@@ -45,25 +42,6 @@ STOP_WORDS: frozenset[str] = frozenset(
     week one ones way ways maybe perhaps probably anyway still already right left
     """.split()
 )
-
-
-def strip_slack_markup(text: str) -> str:
-    """Replace Slack tokens with their readable label; drop broadcast tokens.
-
-    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``;
-    ``<!channel>``, ``<!here>`` and ``<#C1|general>`` disappear: they say
-    nothing about a topic.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        sigil, target, label = match.group(1), match.group(2), match.group(3)
-        if sigil in {"!", "#"}:  # broadcasts and channel names say nothing about a topic
-            return " "
-        if sigil == "@":  # a person's display name may be what the query is about
-            return f" {label} " if label else " "
-        return f" {label or target} "
-
-    return html.unescape(_SLACK_TOKEN.sub(replace, text))
 
 
 def fold(text: str) -> str:
