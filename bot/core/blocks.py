@@ -168,6 +168,25 @@ def _claim_blocks(
     return blocks
 
 
+def _claim_list(
+    store: ClaimStore,
+    items: Sequence[tuple[Claim, Match | None]],
+    sources: int,
+    summary_limit: int,
+    *,
+    buttons: bool,
+) -> list[Block]:
+    """Several claims, divided, each with its match reason when there is one."""
+    blocks: list[Block] = []
+    for i, (claim, match) in enumerate(items):
+        if i:
+            blocks.append(DividerBlock())
+        blocks += _claim_blocks(
+            store, claim, match=match, sources=sources, summary_limit=summary_limit, buttons=buttons
+        )
+    return blocks
+
+
 def _fit(build, tiers: Sequence[dict[str, Any]]) -> SlackMessage:
     """Render with the richest settings that fit Slack's limits (else the leanest)."""
     for settings in tiers:
@@ -199,17 +218,8 @@ def answer_message(
     def build(sources: int, summary_limit: int) -> SlackMessage:
         intro = f"Results for *“{query}”*" if offset == 0 else f"More results for *“{query}”*"
         blocks: list[Block] = [_section(intro)]
-        for i, match in enumerate(result.matches):
-            if i:
-                blocks.append(DividerBlock())
-            blocks += _claim_blocks(
-                store,
-                match.claim,
-                match=match,
-                sources=sources,
-                summary_limit=summary_limit,
-                buttons=True,
-            )
+        items = [(m.claim, m) for m in result.matches]
+        blocks += _claim_list(store, items, sources, summary_limit, buttons=True)
         query_state = neutral(result.query)[:QUERY_IN_BUTTON]
         state = {"q": query_state, "ids": [m.claim.id for m in result.matches]}
         row = [_button("Share in channel", SHARE, state, primary=True)]
@@ -239,17 +249,8 @@ def public_answer_message(
 
     def build(sources: int, summary_limit: int) -> SlackMessage:
         blocks: list[Block] = [_section(f"AI race claims for *“{echo(query)}”*")]
-        for i, claim in enumerate(claims):
-            if i:
-                blocks.append(DividerBlock())
-            blocks += _claim_blocks(
-                store,
-                claim,
-                match=reasons.get(claim.id),
-                sources=sources,
-                summary_limit=summary_limit,
-                buttons=False,
-            )
+        items = [(c, reasons.get(c.id)) for c in claims]
+        blocks += _claim_list(store, items, sources, summary_limit, buttons=False)
         footer = f"`{COMMAND} {echo(query, 80)}` · ask privately with `{COMMAND}`"
         if shared_by and _USER_ID.fullmatch(shared_by):
             footer = f"Shared by <@{shared_by}> · {footer}"
