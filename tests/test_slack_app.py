@@ -123,6 +123,16 @@ def event(
     return status, response_headers
 
 
+def mention(
+    text: str, ts: str, thread_ts: str | None = None, channel: str = "C9"
+) -> dict[str, Any]:
+    """An app_mention event as Slack sends it."""
+    payload = {"type": "app_mention", "user": "U123", "channel": channel, "text": text, "ts": ts}
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
+    return payload
+
+
 def strings(value: Any) -> Iterator[str]:
     """Every string inside a payload (texts, fallbacks, button values)."""
     if isinstance(value, str):
@@ -292,13 +302,7 @@ def test_topic_button_searches_the_topic(app: RunningApp, mock: MockSlack) -> No
 def test_mention_at_top_level_replies_in_a_new_thread(app: RunningApp, mock: MockSlack) -> None:
     status, _ = event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT> open source models",
-            "ts": "1700000001.000100",
-        },
+        mention("<@UBOT> open source models", "1700000001.000100"),
         "EvTop",
     )
     assert status == 200
@@ -312,14 +316,7 @@ def test_mention_at_top_level_replies_in_a_new_thread(app: RunningApp, mock: Moc
 def test_mention_inside_a_thread_replies_in_that_thread(app: RunningApp, mock: MockSlack) -> None:
     event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT> tiktok",
-            "ts": "1700000002.000200",
-            "thread_ts": "1700000000.000001",
-        },
+        mention("<@UBOT> tiktok", "1700000002.000200", "1700000000.000001"),
         "EvThread",
     )
     call = mock.wait_for("chat.postMessage")[0]
@@ -337,14 +334,7 @@ def test_bare_mention_in_a_thread_looks_up_the_parent(app: RunningApp, mock: Moc
     ]
     event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT>",
-            "ts": "1700000003.000300",
-            "thread_ts": "1700000000.000500",
-        },
+        mention("<@UBOT>", "1700000003.000300", "1700000000.000500"),
         "EvBare",
     )
     call = mock.wait_for("chat.postMessage")[0]
@@ -355,13 +345,7 @@ def test_bare_mention_in_a_thread_looks_up_the_parent(app: RunningApp, mock: Moc
 
 
 def test_retried_event_is_answered_once(app: RunningApp, mock: MockSlack) -> None:
-    payload = {
-        "type": "app_mention",
-        "user": "U123",
-        "channel": "C9",
-        "text": "<@UBOT> hassabis",
-        "ts": "1700000004.000400",
-    }
+    payload = mention("<@UBOT> hassabis", "1700000004.000400")
     results: list[tuple[int, dict[str, str]]] = []
     # The original and a retry arrive together, on whichever workers take them.
     threads = [
@@ -386,13 +370,7 @@ def test_mention_survives_a_rate_limited_post(app: RunningApp, mock: MockSlack) 
     mock.fail_next("chat.postMessage", status=429, retry_after=1)
     event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT> sora 2",
-            "ts": "1700000005.000500",
-        },
+        mention("<@UBOT> sora 2", "1700000005.000500"),
         "EvLimited",
     )
     calls = mock.wait_for("chat.postMessage", 2, timeout=10)
@@ -482,13 +460,7 @@ def test_mentions_in_queries_are_escaped_everywhere(app: RunningApp, mock: MockS
     _assert_no_pings(missing)
     event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT> <!channel> deepseek",
-            "ts": "1700000006.000600",
-        },
+        mention("<@UBOT> <!channel> deepseek", "1700000006.000600"),
         "EvEsc",
     )
     _assert_no_pings(mock.wait_for("chat.postMessage")[0].params)
@@ -538,14 +510,7 @@ def test_bare_mention_in_unreadable_thread_says_why(app: RunningApp, mock: MockS
     # No replies are registered for this thread: the mock answers thread_not_found.
     event(
         app,
-        {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT>",
-            "ts": "1700000007.000700",
-            "thread_ts": "1700000000.000900",
-        },
+        mention("<@UBOT>", "1700000007.000700", "1700000000.000900"),
         "EvUnreadable",
     )
     call = mock.wait_for("chat.postMessage")[0]
