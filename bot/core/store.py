@@ -154,6 +154,37 @@ def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]
     ]
 
 
+def _contradicting_relations(loaded: list[tuple[Claim, Path]]) -> list[Problem]:
+    """Pairs of claims that declare different relations to each other, one problem per side.
+
+    A link is read from both ends (see :meth:`ClaimStore.related`), so "A supports
+    B" next to "B is context for A" would list each claim twice on the other's
+    card, under two headings. The author must decide which relation is true.
+    """
+    declared = {
+        (claim.id, link.id): (link.relation, i, path)
+        for claim, path in loaded
+        for i, link in enumerate(claim.related)
+    }
+    problems = []
+    for (source, target), (relation, index, path) in declared.items():
+        back = declared.get((target, source))
+        if back is None or back[0] is relation:
+            continue
+        loc: Loc = ("related", index, "relation")
+        problems.append(
+            Problem(
+                str(path),
+                read_yaml(path).line_of(loc),
+                field_name(loc),
+                f"'{relation.value}' for {target}, but {back[2]} declares "
+                f"'{back[0].value}' for {source}; make the two relations agree "
+                "(or declare the link on one side only)",
+            )
+        )
+    return problems
+
+
 def claim_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in CLAIM_SUFFIXES and p.is_file())
 
@@ -225,6 +256,7 @@ def validate_dir(
                         f"no claim with id '{link.id}' in {directory}",
                     )
                 )
+    problems.extend(_contradicting_relations(loaded))
     cache.save()
     if problems:
         return None, sorted(problems)
