@@ -38,9 +38,10 @@ from bot.core.presentation import (
     EVIDENCE_LABEL,
     contrasting,
     source_label,
+    source_title,
     speaker_label,
 )
-from bot.core.schema import Claim, Relation
+from bot.core.schema import Claim, Relation, Source
 from bot.core.store import ClaimStore
 
 COMMAND = "/ai-race"
@@ -333,11 +334,7 @@ def claim_message(store: ClaimStore, claim: Claim, *, buttons: bool = True) -> S
             body = f"_{escape(who)}_\n{body}"
         blocks.append(_section(body))
         blocks.append(_context(_evidence_line(claim)))
-        lines = []
-        for source in claim.sources:
-            kind = "primary" if source.kind.value == "primary" else "commentary"
-            supports = _clip(escape(source.supports), note_limit)
-            lines.append(f"• {link(source.url, source_label(source))} ({kind}): {supports}")
+        lines = [_source_line(source, note_limit) for source in claim.sources]
         blocks.append(_section("*Sources*\n" + "\n".join(lines)))
         related = []
         for relation, label in (
@@ -366,11 +363,16 @@ def claim_message(store: ClaimStore, claim: Claim, *, buttons: bool = True) -> S
     return _fit(build, ({"note_limit": 300}, {"note_limit": 120}, {"note_limit": 60}))
 
 
+def _source_line(source: Source, note_limit: int = SECTION_LIMIT) -> str:
+    """One source: link, kind, headline (or our marked description) and what it supports."""
+    title = escape(source_title(source))
+    title = f"_{title}_" if source.title_is_description else title
+    supports = _clip(escape(source.supports), note_limit)
+    return f"• {link(source.url, source_label(source))} ({source.kind.value}) {title}: {supports}"
+
+
 def sources_message(claim: Claim) -> SlackMessage:
-    lines = [
-        f"• {link(s.url, source_label(s))} ({s.kind.value}): {escape(s.supports)}"
-        for s in claim.sources
-    ]
+    lines = [_source_line(s) for s in claim.sources]
     blocks: list[Block] = [
         _section(f"*Sources for “{escape(claim.title)}”*\n" + "\n".join(lines)),
         _context(_evidence_line(claim)),

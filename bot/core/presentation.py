@@ -23,6 +23,13 @@ def source_label(source: Source) -> str:
     return f"{source.publisher}, {when}"
 
 
+def source_title(source: Source) -> str:
+    """A published headline in quotes; our description of an unseen one marked as such."""
+    if source.title_is_description:
+        return f"(no headline seen) {source.title[1:-1].strip()}"
+    return f"“{source.title}”"
+
+
 def speaker_label(claim: Claim) -> str | None:
     if claim.speaker is None:
         return None

@@ -6,7 +6,13 @@ import textwrap
 from typing import Any
 
 from bot.core.matcher import Match, SearchResult
-from bot.core.presentation import EVIDENCE_LABEL, contrasting, source_label, speaker_label
+from bot.core.presentation import (
+    EVIDENCE_LABEL,
+    contrasting,
+    source_label,
+    source_title,
+    speaker_label,
+)
 from bot.core.schema import Claim
 from bot.core.store import ClaimStore
 
@@ -32,7 +38,7 @@ def claim_text(
     )
     lines.append("   Sources:")
     for source in claim.sources:
-        lines.append(f"     - {source_label(source)} ({source.kind.value}): {source.title}")
+        lines.append(f"     - {source_label(source)} ({source.kind.value}): {source_title(source)}")
         lines.append(f"       {source.url}")
     for other in contrasting(store, claim):
         lines.append(f"   Contrasts with: {other.title} ({other.id})")

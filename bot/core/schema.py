@@ -103,12 +103,22 @@ class Evidence(Strict):
 
 
 class Source(Strict):
+    """A page that was read. ``title`` is the page's headline as published, or, in
+    [square brackets], our description of a page whose headline was not seen
+    (or was only rebuilt from its web address): readers must be able to tell the two apart.
+    """
+
     url: Url
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     publisher: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     date: dt.date | None = None
     kind: SourceKind
     supports: OneLine
+
+    @property
+    def title_is_description(self) -> bool:
+        """True when ``title`` is our [bracketed] description, not a published headline."""
+        return self.title.startswith("[") and self.title.endswith("]")
 
 
 class Related(Strict):
