@@ -14,9 +14,11 @@ from pathlib import Path
 from bot.core.matcher import Matcher
 from bot.core.matching_config import REPO_MATCHING_CONFIG, load_matching_config
 from bot.core.problems import Problem, StoreError
+from bot.core.snapshot import DirSnapshot, FileStamp, file_stamp
 from bot.core.store import ClaimStore, default_claims_dir, load_store
 
 log = logging.getLogger(__name__)
+_Stamp = tuple[DirSnapshot, FileStamp | None]
 
 
 @dataclass(frozen=True)
@@ -39,37 +41,46 @@ class CatalogHolder:
         self._matching_config = matching_config
         self._lock = threading.Lock()
 
-        self._fingerprint = self._stamp()
+        self._fingerprint: _Stamp | None = self._stamp()
 
     @property
     def current(self) -> Catalog:
         return self._catalog
 
-    def _stamp(self) -> tuple[int, int]:
-        """Cheap change detector: the claim directory's and the config's mtimes.
+    def _stamp(self) -> _Stamp:
+        """Every claim file's (inode, size, mtime, ctime) and the matching config's.
 
-        Adding, removing or replacing a file (git pull, rsync, an editor's
-        save-and-rename) changes the directory's mtime; no per-file stat is
-        needed, which matters at 100,000 claims.
+        Per file, not the directory's mtime: overwriting a file in place (editors,
+        ``git pull``) leaves the directory untouched. See bot.core.snapshot.
         """
-        directory = self._catalog.store.directory
         config = self._matching_config or REPO_MATCHING_CONFIG
         try:
-            dir_mtime = directory.stat().st_mtime_ns
+            config_stamp: FileStamp | None = file_stamp(config.stat())
         except OSError:
-            dir_mtime = -1
-        try:
-            config_mtime = config.stat().st_mtime_ns
-        except OSError:
-            config_mtime = -1
-        return dir_mtime, config_mtime
+            config_stamp = None
+        return DirSnapshot.take(self._catalog.store.directory), config_stamp
 
     def reload_if_changed(self) -> list[Problem]:
+        """Reload when any claim file or the config changed since the last attempt.
+
+        The stamp is taken *before* loading, so a file written while the load
+        ran is seen as changed at the next poll. A reload that raised (rather
+        than reporting problems) leaves no stamp, so the next poll retries it.
+        """
         stamp = self._stamp()
         if stamp == self._fingerprint:
             return []
+        previous, self._fingerprint = self._fingerprint, None
+        if previous is not None:
+            changed = sorted(previous[0].changed_names(stamp[0]))
+            log.info(
+                "claim files changed: %s%s",
+                ", ".join(changed[:5]),
+                f" and {len(changed) - 5} more" if len(changed) > 5 else "",
+            )
+        problems = self.reload()
         self._fingerprint = stamp
-        return self.reload()
+        return problems
 
     def watch(self, interval: float, stop: threading.Event) -> None:
         """Poll for changes until ``stop`` is set (run in a daemon thread)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
-HEADER = "ai-race claim parse cache v2\n"
+HEADER = "ai-race claim parse cache v3\n"
 
 
 def cache_dir_from_env() -> Path | None:
@@ -41,7 +41,9 @@ def cache_dir_from_env() -> Path | None:
 
 
 def _stamp(stat: os.stat_result) -> str:
-    return f"{stat.st_size}\t{stat.st_mtime_ns}"
+    # ctime and inode too: tools that restore mtimes (rsync -t, touch -r) can
+    # rewrite a file to the same size and mtime, never to the same ctime.
+    return f"{stat.st_size}\t{stat.st_mtime_ns}.{stat.st_ctime_ns}.{stat.st_ino}"
 
 
 class ParseCache:
