@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import unquote, urlsplit
 
 _TOKEN = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
 _BROADCAST = {"channel", "here", "everyone"}
+# Slack's emoji shortcodes (":fire:", ":+1:", ":skin-tone-2:"): at least one
+# letter or "+", so times such as "10:30:00" are left alone.
+_EMOJI = re.compile(r":(?=[a-z0-9_+'-]*[a-z+])[a-z0-9_+'-]+:", re.IGNORECASE)
+_BARE_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>]+", re.IGNORECASE)
+_URL_LIKE = re.compile(r"^(?:https?://|www\.|mailto:|tel:)", re.IGNORECASE)
+_SLUG_SEPARATORS = re.compile(r"[-_+.,]+")
+_PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php|aspx?|amp)$", re.IGNORECASE)
+_SLUG_NOISE = re.compile(r"^(?:[0-9]+|[0-9a-f]{6,}|[a-z]?[0-9][a-z0-9]*)$", re.IGNORECASE)
 
 
 def _readable(match: re.Match[str]) -> str:
@@ -33,13 +42,43 @@ def _readable(match: re.Match[str]) -> str:
     return label or target
 
 
+def url_words(url: str) -> str:
+    """The headline words of a pasted link: its longest slug, or nothing.
+
+    A news article's path usually ends in its headline
+    (``/2026/01/20/deepmind-ceo-china-ai-catching-up.html``); the host, dates,
+    numeric ids and hashes say nothing about the topic and would count as
+    unexplained words. A bare site (``https://example.com``) reads as nothing.
+    """
+    if url.lower().startswith(("mailto:", "tel:")):
+        return ""
+    try:
+        path = urlsplit(url if "://" in url else f"https://{url}").path
+    except ValueError:  # a malformed link is noise, not an error
+        return ""
+    best: list[str] = []
+    for segment in unquote(path).split("/"):
+        parts = [
+            part
+            for part in _SLUG_SEPARATORS.split(_PAGE_SUFFIX.sub("", segment))
+            if part and not _SLUG_NOISE.match(part)
+        ]
+        if len(parts) >= 2 and len(parts) > len(best):
+            best = parts
+    return " ".join(best)
+
+
 def _searchable(match: re.Match[str]) -> str:
     sigil, target, label = match.group(1), match.group(2), match.group(3)
     if sigil in {"!", "#"}:  # broadcasts and channel names say nothing about a topic
         return " "
     if sigil == "@":  # a person's display name may be what the query is about
         return f" {label} " if label else " "
-    return f" {label or target} "
+    if target.lower().startswith(("mailto:", "tel:")):  # an address is nobody's topic
+        return " "
+    if label and not _URL_LIKE.match(label):  # <url|label> reads as its label
+        return f" {label} "
+    return f" {url_words(target)} "
 
 
 def readable(text: str) -> str:
@@ -50,10 +89,16 @@ def readable(text: str) -> str:
 def searchable(text: str) -> str:
     """Slack markup -> the words worth matching on.
 
-    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``;
-    ``<!channel>``, ``<!here>`` and ``<#C1|general>`` disappear.
+    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``, a
+    pasted link without a label becomes the words of its slug; ``<!channel>``,
+    ``<!here>``, ``<#C1|general>`` and emoji shortcodes (``:fire:``) disappear.
+    ``*bold*``, ``_italic_`` and ``~strike~`` marks are punctuation to the
+    word splitter already. Links typed outside Slack (the command line, a
+    digest preview) get the same treatment as Slack's ``<url>`` tokens.
     """
-    return html.unescape(_TOKEN.sub(_searchable, text))
+    text = html.unescape(_TOKEN.sub(_searchable, text))
+    text = _BARE_URL.sub(lambda m: f" {url_words(m.group(0))} ", text)
+    return _EMOJI.sub(" ", text)
 
 
 def escape(text: str) -> str:

@@ -84,6 +84,16 @@ FUZZY_PENALTY = {1: 0.85, 2: 0.72}
 TF_BONUS = 0.15
 DENSE_MERGE_AT = 4_096  # postings above which alternatives are merged densely, not sorted
 DIGIT_WEIGHT = 0.35
+# In a short query (up to 5 content words) a word counts as "explained", for
+# the matched-words threshold, only by a key field or a typo of one: a word
+# that merely occurs in a summary ("call" in "has called DeepSeek a win") is
+# evidence for ranking, never enough to answer "nvidia earnings call". A
+# pasted message is long enough that summary words are real evidence.
+EXPLAINED_STRENGTH = 0.65
+EXPLAINED_STRENGTH_LONG = 0.5
+# Joined-word typos ("seedanse" for "seedance") need both halves longer than
+# this: "tiktok ban" -> "tiktokban" is two edits from "tiktokai" by accident.
+SHORT_JOIN_PART = 4
 
 
 def _edits_allowed(word: str) -> int:
@@ -362,7 +372,8 @@ class Matcher:
             tid = self._term_ids.get(stem(joined))
             options = [(tid, 1.0)] if tid is not None else []
             needs_help = any(u is not None and not u.alternatives for u in (left, right))
-            if not options and needs_help and joined.isalpha():
+            long_parts = min(len(raw[i]), len(raw[i + 1])) > SHORT_JOIN_PART
+            if not options and needs_help and joined.isalpha() and long_parts:
                 options = self._fuzzy(joined)
             for unit in (left, right):
                 if unit is not None:
@@ -440,7 +451,7 @@ class Matcher:
         return int(sum(self._indptr[t + 1] - self._indptr[t] for t, _, _ in unit.alternatives))
 
     def _score(
-        self, units: Sequence[_Unit], needed_mass: float
+        self, units: Sequence[_Unit], needed_mass: float, explained: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Candidate claims with their matched mass, tf bonus and count of matched words.
 
@@ -456,20 +467,22 @@ class Matcher:
             (common if self._postings_size(unit) > self._common_postings else rare).append(unit)
         common_mass = sum(u.weight for u in common)
         if not rare or not common or common_mass >= needed_mass:
-            mass, boost, matched = self._accumulate(scored)
+            mass, boost, matched = self._accumulate(scored, explained)
             candidates = np.flatnonzero(mass > 0)
             return candidates, mass[candidates], boost[candidates], matched[candidates]
-        mass, boost, matched = self._accumulate(rare)
+        mass, boost, matched = self._accumulate(rare, explained)
         candidates = np.flatnonzero(mass + common_mass >= needed_mass - 1e-9)
         mass, boost, matched = mass[candidates], boost[candidates], matched[candidates]
         for unit in common:
             strengths, boosts = self._lookup(unit, candidates)
             mass += strengths * unit.weight
             boost += boosts * unit.weight
-            matched += strengths >= 0.5
+            matched += strengths >= explained
         return candidates, mass, boost, matched
 
-    def _accumulate(self, units: Sequence[_Unit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _accumulate(
+        self, units: Sequence[_Unit], explained: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense per-claim mass, tf bonus and matched-word count over ``units``."""
         n = len(self._claims)
         claim_parts, weight_parts, boost_parts, hit_parts = [], [], [], []
@@ -478,7 +491,7 @@ class Matcher:
             claim_parts.append(claims)
             weight_parts.append(strengths * unit.weight)
             boost_parts.append(boosts * unit.weight)
-            hit_parts.append(claims[strengths >= 0.5])
+            hit_parts.append(claims[strengths >= explained])
         all_claims = np.concatenate(claim_parts)
         mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
         boost = np.bincount(all_claims, np.concatenate(boost_parts), n)
@@ -552,7 +565,10 @@ class Matcher:
         if not any(u.alternatives for u in units):
             return SearchResult(query, (), self.suggest(query, units), words)
         need_coverage, need_matched = self._thresholds(len(units))
-        candidates, mass, boost, matched = self._score(units, need_coverage * total_weight)
+        explained = EXPLAINED_STRENGTH if len(units) <= 5 else EXPLAINED_STRENGTH_LONG
+        candidates, mass, boost, matched = self._score(
+            units, need_coverage * total_weight, explained
+        )
         coverage = mass / total_weight
         keep = (coverage >= need_coverage) & (matched >= need_matched)
         candidates, coverage = candidates[keep], coverage[keep]

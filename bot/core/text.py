@@ -40,6 +40,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     points basically actually literally pretty quite kind sort bit lot lots stuff thing things
     interesting interested curious question questions quick via new news latest today yesterday
     week one ones way ways maybe perhaps probably anyway still already right left
+    take takes deal
     """.split()
 )
 
@@ -65,50 +66,50 @@ def stem(word: str) -> str:
 
 
 class Analyzer:
-    """Words -> canonical terms, applying synonyms before stemming.
+    """Words -> canonical terms: fold, then stem, then synonyms on the stems.
 
     Synonyms map several spellings onto one canonical word or phrase
     (``chinese`` -> ``china``), so claim authors need not list every form.
+    They are looked up by *stem*, so a variant carries its inflections:
+    listing ``invent`` also covers "invented" and "inventing", and
+    ``roll out`` covers "rolled out". Looking up the surface word first would
+    miss every inflection the config does not spell out.
     """
 
     def __init__(self, synonyms: Mapping[str, Iterable[str]] | None = None) -> None:
         self._single: dict[str, tuple[str, ...]] = {}
-        self._phrases: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        phrases: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         for canonical, variants in (synonyms or {}).items():
             target = tuple(words(canonical))
             for variant in variants:
-                source = tuple(words(variant))
+                source = tuple(stem(w) for w in words(variant))
                 if len(source) == 1:
                     self._single[source[0]] = target
                 elif source:
-                    self._phrases.append((source, target))
-        self._phrases.sort(key=lambda item: -len(item[0]))
-        # Phrases by their first word, longest first: one dict lookup per token
-        # instead of trying every phrase at every position.
+                    phrases.append((source, target))
+        phrases.sort(key=lambda item: -len(item[0]))
+        # Phrases by the stem of their first word, longest first: one dict
+        # lookup per token instead of trying every phrase at every position.
         self._by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-        for source, target in self._phrases:
+        for source, target in phrases:
             self._by_first.setdefault(source[0], []).append((source, target))
 
     def canonical_words(self, text: str) -> list[str]:
         """Folded words with synonym phrases and words replaced by their canonical form."""
         tokens = words(text)
-        by_first = self._by_first
-        if by_first and not by_first.keys().isdisjoint(tokens):
-            out: list[str] = []
-            i, n = 0, len(tokens)
-            while i < n:
-                for source, target in by_first.get(tokens[i], ()):
-                    if tuple(tokens[i : i + len(source)]) == source:
-                        out.extend(target)
-                        i += len(source)
-                        break
-                else:
-                    out.append(tokens[i])
-                    i += 1
-            tokens = out
+        stems = [stem(token) for token in tokens]
+        by_first, single = self._by_first, self._single
         result: list[str] = []
-        for token in tokens:
-            result.extend(self._single.get(token, (token,)))
+        i, n = 0, len(tokens)
+        while i < n:
+            for source, target in by_first.get(stems[i], ()):
+                if tuple(stems[i : i + len(source)]) == source:
+                    result.extend(target)
+                    i += len(source)
+                    break
+            else:
+                result.extend(single.get(stems[i], (tokens[i],)))
+                i += 1
         return result
 
 
