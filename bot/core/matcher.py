@@ -84,15 +84,19 @@ FUZZY_PENALTY = {1: 0.85, 2: 0.72}
 TF_BONUS = 0.15
 DENSE_MERGE_AT = 4_096  # postings above which alternatives are merged densely, not sorted
 DIGIT_WEIGHT = 0.35
-# In a short query (up to 5 content words) a word counts as "explained", for
-# the matched-words threshold, only by a key field or a typo of one: a word
-# that merely occurs in a summary ("call" in "has called DeepSeek a win") is
-# evidence for ranking, never enough to answer "nvidia earnings call". A
-# pasted message is long enough that summary words are real evidence.
-EXPLAINED_STRENGTH = 0.65
-EXPLAINED_STRENGTH_LONG = 0.5
-# Joined-word typos ("seedanse" for "seedance") need both halves longer than
-# this: "tiktok ban" -> "tiktokban" is two edits from "tiktokai" by accident.
+# A query word explained by a key field (or a typo of one) counts as one
+# matched word; one found only in a summary counts half in a short query (up
+# to 5 content words), so a single summary word never answers a short
+# off-topic message on its own ("earnings" in a summary is no reason to
+# answer "nvidia earnings"). A pasted message is long enough that summary
+# words are real evidence: there they count in full.
+KEY_STRENGTH = 0.65
+WEAK_STRENGTH = 0.5
+SHORT_QUERY_SUMMARY_CREDIT = 0.5
+# A typo of two joined words is tried when neither half is known ("jen hsun"
+# ~ jensen) or both are longer than this. Otherwise a short unknown word rides
+# on a known neighbour: "tiktok ban" -> "tiktokban" is two edits from
+# "tiktokai", "opn" + "china" is two from "chinaopen", both by accident.
 SHORT_JOIN_PART = 4
 
 
@@ -100,6 +104,13 @@ def _edits_allowed(word: str) -> int:
     if len(word) <= 3 or word.isdigit():
         return 0
     return 1 if len(word) <= 6 else 2
+
+
+def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
+    """How much each strength counts towards the matched-words threshold."""
+    return np.where(
+        strengths >= KEY_STRENGTH, 1.0, np.where(strengths >= WEAK_STRENGTH, weak_credit, 0.0)
+    )
 
 
 def _joinable(left: str, right: str) -> bool:
@@ -371,9 +382,10 @@ class Matcher:
             joined = raw[i] + raw[i + 1]
             tid = self._term_ids.get(stem(joined))
             options = [(tid, 1.0)] if tid is not None else []
-            needs_help = any(u is not None and not u.alternatives for u in (left, right))
+            unknown = [not unit.alternatives for unit in (left, right)]
             long_parts = min(len(raw[i]), len(raw[i + 1])) > SHORT_JOIN_PART
-            if not options and needs_help and joined.isalpha() and long_parts:
+            may_fuzz = all(unknown) or (any(unknown) and long_parts)
+            if not options and may_fuzz and joined.isalpha():
                 options = self._fuzzy(joined)
             for unit in (left, right):
                 if unit is not None:
@@ -451,7 +463,7 @@ class Matcher:
         return int(sum(self._indptr[t + 1] - self._indptr[t] for t, _, _ in unit.alternatives))
 
     def _score(
-        self, units: Sequence[_Unit], needed_mass: float, explained: float
+        self, units: Sequence[_Unit], needed_mass: float, weak_credit: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Candidate claims with their matched mass, tf bonus and count of matched words.
 
@@ -467,35 +479,35 @@ class Matcher:
             (common if self._postings_size(unit) > self._common_postings else rare).append(unit)
         common_mass = sum(u.weight for u in common)
         if not rare or not common or common_mass >= needed_mass:
-            mass, boost, matched = self._accumulate(scored, explained)
+            mass, boost, matched = self._accumulate(scored, weak_credit)
             candidates = np.flatnonzero(mass > 0)
             return candidates, mass[candidates], boost[candidates], matched[candidates]
-        mass, boost, matched = self._accumulate(rare, explained)
+        mass, boost, matched = self._accumulate(rare, weak_credit)
         candidates = np.flatnonzero(mass + common_mass >= needed_mass - 1e-9)
         mass, boost, matched = mass[candidates], boost[candidates], matched[candidates]
         for unit in common:
             strengths, boosts = self._lookup(unit, candidates)
             mass += strengths * unit.weight
             boost += boosts * unit.weight
-            matched += strengths >= explained
+            matched += _credit(strengths, weak_credit)
         return candidates, mass, boost, matched
 
     def _accumulate(
-        self, units: Sequence[_Unit], explained: float
+        self, units: Sequence[_Unit], weak_credit: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense per-claim mass, tf bonus and matched-word count over ``units``."""
         n = len(self._claims)
-        claim_parts, weight_parts, boost_parts, hit_parts = [], [], [], []
+        claim_parts, weight_parts, boost_parts, credit_parts = [], [], [], []
         for unit in units:
             claims, strengths, boosts = self._unit_vector(unit)
             claim_parts.append(claims)
             weight_parts.append(strengths * unit.weight)
             boost_parts.append(boosts * unit.weight)
-            hit_parts.append(claims[strengths >= explained])
+            credit_parts.append(_credit(strengths, weak_credit))
         all_claims = np.concatenate(claim_parts)
         mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
         boost = np.bincount(all_claims, np.concatenate(boost_parts), n)
-        matched = np.bincount(np.concatenate(hit_parts), minlength=n)
+        matched = np.bincount(all_claims, np.concatenate(credit_parts), n)
         return mass, boost, matched
 
     def _lookup(self, unit: _Unit, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -565,12 +577,12 @@ class Matcher:
         if not any(u.alternatives for u in units):
             return SearchResult(query, (), self.suggest(query, units), words)
         need_coverage, need_matched = self._thresholds(len(units))
-        explained = EXPLAINED_STRENGTH if len(units) <= 5 else EXPLAINED_STRENGTH_LONG
+        weak_credit = SHORT_QUERY_SUMMARY_CREDIT if len(units) <= 5 else 1.0
         candidates, mass, boost, matched = self._score(
-            units, need_coverage * total_weight, explained
+            units, need_coverage * total_weight, weak_credit
         )
         coverage = mass / total_weight
-        keep = (coverage >= need_coverage) & (matched >= need_matched)
+        keep = (coverage >= need_coverage) & (matched >= need_matched - 1e-9)
         candidates, coverage = candidates[keep], coverage[keep]
         if candidates.size == 0:
             return SearchResult(query, (), self.suggest(query, units), words)

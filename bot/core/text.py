@@ -3,8 +3,10 @@
 The same analysis runs on both sides, so whatever a person types (case,
 punctuation, plurals, Slack markup, "U.S." or "Chinese") lands on the same
 terms the index holds. Stemming is Snowball's English stemmer; the stop
-words are ours, because chat filler ("hey", "thoughts?", "anyone") matters
-as much as grammar words when people paste whole messages.
+words are ours, because chat filler ("hey", "thoughts?", "anyone", "what's
+the take / the deal") and reporting verbs ("says", "calls") matter as much as
+grammar words when people paste whole messages: "nvidia earnings call" is not
+about a claim titled "Jensen Huang calls DeepSeek a win".
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     interesting interested curious question questions quick via new news latest today yesterday
     week one ones way ways maybe perhaps probably anyway still already right left
     take takes deal
+    call calls called calling
     """.split()
 )
 
