@@ -22,13 +22,9 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from sqlalchemy import Engine, select
 
 from bot.core.schema import Claim
-from bot.digest.runner import (
-    CHANNEL_ERRORS,
-    EVENT_TYPE,
-    DigestRunner,
-    _ChannelPacer,
-    plain_render,
-)
+from bot.digest.flow import CHANNEL_ERRORS
+from bot.digest.poster import EVENT_TYPE, ChannelPacer
+from bot.digest.runner import DigestRunner, plain_render
 from bot.digest.subscriptions import digest_status, get_subscription, subscribe
 from bot.state.db import make_engine
 from bot.state.models import DigestDelivery, DigestSentClaim
@@ -285,11 +281,13 @@ def test_a_runner_that_lost_its_lease_does_not_post(
     seen: list[str] = []
 
     class Stalls(DigestRunner):
-        def _post(self, *args: Any, **kwargs: Any) -> Any:
-            # Stalled past the lease; meanwhile another runner takes over and posts.
-            clock.advance(timedelta(minutes=10))
-            seen.extend(o.status for o in other.run_once().outcomes)
-            return super()._post(*args, **kwargs)
+        def _renew(self, *args: Any, **kwargs: Any) -> Any:
+            # Stalled past the lease before the first post; meanwhile another runner
+            # takes over and posts.
+            if not seen:
+                clock.advance(timedelta(minutes=10))
+                seen.extend(o.status for o in other.run_once().outcomes)
+            return super()._renew(*args, **kwargs)
 
     report = runner_for(db_engine, slack, clock, cls=Stalls, runner_id="slow").run_once()
     assert seen == ["posted"]
@@ -511,7 +509,7 @@ def test_nothing_eligible_means_no_digest_and_no_ledger_row(
 
 def test_pacer_spaces_posts_to_one_channel() -> None:
     sleeps: list[float] = []
-    pacer = _ChannelPacer(1.0, sleeps.append)
+    pacer = ChannelPacer(1.0, sleeps.append)
     pacer.wait("C1")
     pacer.sent("C1")
     pacer.wait("C2")

@@ -1,82 +1,89 @@
 """Deliver due digests exactly once per (team, channel, local date).
 
-How exactly-once is achieved (the ledger is ``digest_deliveries``):
+The runner only decides and orchestrates; each concern has its own room:
 
-1. **Claim before posting.** A runner first inserts the ledger row for
-   (team, channel, local_date) with ``INSERT … ON CONFLICT DO NOTHING``; the
-   unique key lets exactly one runner win, on SQLite and PostgreSQL, across
-   threads, processes and machines. The row carries a lease
-   (``lease_until``) and the owner (``claimed_by``).
-2. **Fencing.** ``attempts`` is bumped on every claim/takeover and every later
-   update is conditional on the value the runner saw, so a runner that lost
-   its lease cannot overwrite the new owner's outcome. The lease is renewed
-   (fenced) right before each post attempt and each Retry-After sleep; a
-   runner that cannot renew does not post.
+* :mod:`bot.digest.ledger` — the ``digest_deliveries`` row as fenced SQL on a
+  *lease*: acquire (``INSERT … ON CONFLICT DO NOTHING``, or take over a stale
+  row), renew, mark posted, release, pause.
+* :mod:`bot.digest.poster` — one paced Slack call at a time, answered with a
+  value (posted / rate limited / rejected / unreached / ambiguous).
+* :mod:`bot.digest.flow` — the protocol for one leased row as a generator of
+  actions (httpx's ``auth_flow`` pattern), with the retry policy.
+* :mod:`bot.digest.kinds` / :mod:`bot.digest.outcomes` — the closed sets and
+  the run's report.
+
+How exactly-once is achieved:
+
+1. **Lease before posting.** Exactly one runner wins the ledger row's unique
+   key; it holds the row under a lease (``lease_until``, ``claimed_by``).
+2. **Fencing.** ``attempts`` is bumped on every acquisition and every later
+   update is conditional on it, so a runner that lost its lease cannot
+   overwrite the new owner's outcome. The lease is renewed right before each
+   post attempt and each Retry-After sleep; a runner that cannot renew does
+   not post.
 3. **Takeover with reconciliation.** A row left ``claimed`` with an expired
-   lease (runner crashed) or ``unknown`` (Slack's answer was lost: 5xx,
-   timeout, reset connection) may have been posted. The next runner takes it
-   over and first reads the channel history (``include_all_metadata``) for a
-   message with ``event_type=ai_race_digest`` and that local date; if found,
-   it records that ts instead of posting again. Only a ``failed`` row
-   (Slack definitely rejected the post) is retried without looking.
+   lease (runner crashed) or ``unknown`` (Slack's answer was lost) may have
+   been posted; the next owner first reads the channel history
+   (``include_all_metadata``) for a message with ``event_type=ai_race_digest``
+   and that local date, and records it instead of posting again. Only a
+   ``failed`` row (Slack definitely rejected the post) is retried without
+   looking.
 4. **No catch-up.** Only today's local date is ever due
    (:func:`bot.digest.schedule.local_date_due`), so downtime yields at most
    one digest per channel, today's.
-
-Retries are ours alone: the runner uses a copy of the given ``WebClient``
-with *no* slack_sdk retry handlers, because the SDK's connection-error retry
-would silently re-send a post whose first attempt may have reached Slack,
-and its rate-limit handler would double-count with ours. 429 → sleep
-``Retry-After`` and retry (bounded); 5xx/connection trouble → back off,
-reconcile, retry (bounded), else leave ``unknown`` for the next run; channel
-errors → pause that subscription and carry on with the others.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from http.client import HTTPException
 from typing import Any, Protocol
-from urllib.error import URLError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, select
 
 from bot.core.schema import Claim
-from bot.digest.rotation import RotationPick, SentRecord, choose_claims
+from bot.digest.flow import (
+    CHANNEL_ERRORS,
+    TEAM_ERRORS,
+    Action,
+    Delivery,
+    FindPosted,
+    Finished,
+    Flow,
+    MarkPosted,
+    Post,
+    Release,
+    Renew,
+    RetryPolicy,
+    Sleep,
+    delivery_flow,
+)
+from bot.digest.kinds import DeliveryStatus, OutcomeStatus
+from bot.digest.ledger import DeliveryLedger, Lease, LedgerKey, load_rotation_history
+from bot.digest.outcomes import Outcome, RunReport
+from bot.digest.poster import (
+    EVENT_TYPE,
+    ChannelPacer,
+    FindResult,
+    Poster,
+    PostResult,
+    client_without_retries,
+    digest_metadata,
+)
+from bot.digest.rotation import RotationPick, choose_claims
 from bot.digest.schedule import local_date_due
 from bot.digest.subscriptions import open_session
 from bot.state.events import EventLedger
-from bot.state.models import DigestDelivery, DigestSentClaim, DigestSubscription, utcnow
+from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 
 log = logging.getLogger(__name__)
-
-EVENT_TYPE = "ai_race_digest"
-CHANNEL_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "account_inactive",
-        "invalid_auth",
-        "token_revoked",
-    }
-)
-# Errors that concern the token, not the channel: the rest of that team's
-# channels are paused without another call.
-TEAM_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revoked"})
 
 # (claims, local date, time-zone name) -> (fallback text, blocks); an object with
 # ``payload() -> {"text", "blocks"}`` (bot.core.blocks.SlackMessage) is accepted too.
@@ -91,119 +98,25 @@ class _HasClaims(Protocol):
 StoreProvider = Callable[[], _HasClaims]
 
 
-@dataclass
-class Outcome:
-    """What happened to one due subscription in one run.
-
-    ``status``: posted | reconciled | would_post | already_posted | busy | empty |
-    paused | failed | unknown | gave_up | lost_lease | error.
-    """
-
-    team_id: str
-    channel_id: str
-    local_date: date
-    status: str
-    message_ts: str | None = None
-    claim_ids: list[str] = field(default_factory=list)
-    error: str | None = None
-    text: str | None = None
-    blocks: list[dict[str, Any]] | None = None
-
-
-@dataclass
-class RunReport:
-    run_id: str
-    now: datetime
-    dry_run: bool
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for outcome in self.outcomes:
-            out[outcome.status] = out.get(outcome.status, 0) + 1
-        return dict(sorted(out.items()))
-
-    @property
-    def delivered(self) -> int:
-        return self.count("posted") + self.count("reconciled")
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """A ledger row this runner owns, with the fencing token and what was there before."""
-
-    row_id: int
-    attempt: int
-    claimed_at: datetime
-    previous_status: str | None
-    previous_claim_ids: tuple[str, ...]
-    previous_cycles: tuple[int, ...]
-
-
 @dataclass(frozen=True)
 class _Due:
     sub: DigestSubscription
     local_date: date
 
-
-class _Ambiguous(Exception):
-    """The post may or may not have reached Slack (5xx, timeout, reset connection)."""
-
-
-class _ChannelPacer:
-    """At least ``interval`` seconds between posts to the same channel, across threads and runs.
-
-    The gap is counted from when the previous call *returned*: Slack stamps a
-    post somewhere between our send and its answer, so counting from the send
-    lets network jitter squeeze two posts closer than Slack allows.
-    """
-
-    def __init__(self, interval: float, sleep: Callable[[float], None]) -> None:
-        self.interval = interval
-        self.sleep = sleep
-        self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
-
-    def wait(self, channel: str) -> None:
-        """Sleep until ``channel`` may be posted to again."""
-        with self._lock:
-            ready = self._next.get(channel, 0.0)
-        delay = ready - time.monotonic()
-        if delay > 0:
-            self.sleep(delay)
-
-    def sent(self, channel: str) -> None:
-        """Record that a call to ``channel`` just returned (whatever its outcome)."""
-        with self._lock:
-            self._next[channel] = time.monotonic() + self.interval
+    @property
+    def key(self) -> LedgerKey:
+        return (self.sub.team_id, self.sub.channel_id, self.local_date)
 
 
-def _retry_after(error: SlackApiError) -> float:
-    headers = getattr(error.response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            with contextlib.suppress(TypeError, ValueError):
-                return max(0.0, float(value if not isinstance(value, list) else value[0]))
-    return 1.0
+@dataclass(frozen=True)
+class _Message:
+    """Everything one post needs, fixed before the flow starts."""
 
-
-def _error_code(error: SlackApiError) -> str:
-    data = getattr(error.response, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return data["error"]
-    return "unknown_error"
-
-
-def _status_code(error: SlackApiError) -> int:
-    return int(getattr(error.response, "status_code", 200) or 200)
-
-
-def _connection_refused(error: BaseException) -> bool:
-    reason = getattr(error, "reason", None)
-    return isinstance(error, ConnectionRefusedError) or isinstance(reason, ConnectionRefusedError)
+    sub: DigestSubscription
+    day: date
+    text: str
+    blocks: list[dict[str, Any]]
+    metadata: dict[str, Any]
 
 
 def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -217,29 +130,6 @@ def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
         return str(payload["text"]), list(payload.get("blocks") or [])
     text, blocks = result
     return str(text), list(blocks or [])
-
-
-def client_without_retries(client: WebClient) -> WebClient:
-    """``client`` itself if it has no retry handlers, else a shallow copy without them."""
-    if not client.retry_handlers:
-        return client
-    clone = copy.copy(client)
-    clone.retry_handlers = []
-    log.debug("digest runner: dropped %d slack_sdk retry handler(s)", len(client.retry_handlers))
-    return clone
-
-
-def load_rotation_history(
-    connection: Connection, team_id: str, channel_id: str
-) -> list[SentRecord]:
-    """The channel's records of the current cycle and of its last digest (all rotation needs)."""
-    where = and_(DigestSentClaim.team_id == team_id, DigestSentClaim.channel_id == channel_id)
-    max_cycle = select(func.max(DigestSentClaim.cycle)).where(where).scalar_subquery()
-    last_date = select(func.max(DigestSentClaim.local_date)).where(where).scalar_subquery()
-    stmt = select(
-        DigestSentClaim.claim_id, DigestSentClaim.cycle, DigestSentClaim.local_date
-    ).where(where, or_(DigestSentClaim.cycle == max_cycle, DigestSentClaim.local_date == last_date))
-    return [SentRecord(r.claim_id, r.cycle, r.local_date) for r in connection.execute(stmt)]
 
 
 def preview_pick(engine: Engine, claims: Sequence[Claim], sub: Any) -> RotationPick:
@@ -273,20 +163,27 @@ class DigestRunner:
     ) -> None:
         self.engine = engine
         self.store_provider = store_provider
-        self.client = client_without_retries(client)
         self.render = render
         self.runner_id = runner_id or f"runner-{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.sleep = sleep
-        self.lease = lease
         self.max_workers = max(1, max_workers)
         self.max_attempts = max_attempts
-        self.max_rate_limit_retries = max_rate_limit_retries
-        self.max_server_retries = max_server_retries
-        self.backoff = backoff
-        self.reconcile_margin = reconcile_margin
-        self._pacer = _ChannelPacer(channel_interval, sleep)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self.ledger = DeliveryLedger(
+            engine, self.runner_id, clock, lease=lease, max_attempts=max_attempts
+        )
+        self.poster = Poster(
+            client,
+            ChannelPacer(channel_interval, sleep),
+            sleep,
+            max_rate_limit_retries=max_rate_limit_retries,
+            reconcile_margin=reconcile_margin,
+        )
+        self.policy = RetryPolicy.build(max_rate_limit_retries, max_server_retries, backoff)
+
+    @property
+    def client(self) -> WebClient:
+        return self.poster.client
 
     # ------------------------------------------------------------------ runs
 
@@ -298,7 +195,7 @@ class DigestRunner:
         if not due:
             return report
         store_claims = tuple(self.store_provider().claims)
-        existing = self._existing(due)
+        existing = self.ledger.existing([item.local_date for item in due])
         dead_teams: dict[str, str] = {}
         lock = threading.Lock()
 
@@ -307,34 +204,42 @@ class DigestRunner:
             with lock:
                 dead = dead_teams.get(sub.team_id)
             if dead and not dry_run:
-                self._pause(sub, dead)
-                return Outcome(sub.team_id, sub.channel_id, item.local_date, "paused", error=dead)
+                self.ledger.pause(sub, dead)
+                return Outcome(
+                    sub.team_id, sub.channel_id, item.local_date, OutcomeStatus.PAUSED, error=dead
+                )
             try:
                 outcome = self._deliver(
-                    item, store_claims, existing.get(_key(item)), report.run_id, dry_run
+                    item, store_claims, existing.get(item.key), report.run_id, dry_run
                 )
             except Exception as exc:  # one channel's bug must not stop the others
                 log.exception("digest for %s/%s failed", sub.team_id, sub.channel_id)
                 outcome = Outcome(
-                    sub.team_id, sub.channel_id, item.local_date, "error", error=repr(exc)
+                    sub.team_id,
+                    sub.channel_id,
+                    item.local_date,
+                    OutcomeStatus.ERROR,
+                    error=repr(exc),
                 )
-            if outcome.status == "paused" and outcome.error in TEAM_ERRORS:
+            if outcome.status == OutcomeStatus.PAUSED and outcome.error in TEAM_ERRORS:
                 with lock:
                     dead_teams[sub.team_id] = outcome.error
             return outcome
 
-        if self.max_workers == 1 or len(due) == 1:
-            report.outcomes = [work(item) for item in due]
-        else:
-            pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="digest")
-            try:
-                futures = [pool.submit(work, item) for item in due]
-                report.outcomes = [future.result() for future in futures]
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        report.outcomes = self._map(work, due)
         if report.outcomes:
             log.info("digest run %s at %s: %s", report.run_id, now.isoformat(), report.counts())
         return report
+
+    def _map(self, work: Callable[[_Due], Outcome], due: list[_Due]) -> list[Outcome]:
+        if self.max_workers == 1 or len(due) == 1:
+            return [work(item) for item in due]
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="digest")
+        try:
+            futures = [pool.submit(work, item) for item in due]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def run_forever(
         self, interval: float = 60.0, stop_event: threading.Event | None = None
@@ -360,7 +265,7 @@ class DigestRunner:
                     log.exception("pruning processed events failed")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
-    # ------------------------------------------------------------------ selection
+    # ------------------------------------------------------------------ decisions
 
     def _due(self, now: datetime) -> list[_Due]:
         stmt = (
@@ -383,18 +288,17 @@ class DigestRunner:
                 due.append(_Due(sub, local))
         return due
 
-    def _existing(self, due: Sequence[_Due]) -> dict[tuple[str, str, date], DigestDelivery]:
-        """Ledger rows already there for the due keys (one query, not one per channel)."""
-        rows: dict[tuple[str, str, date], DigestDelivery] = {}
-        dates = sorted({item.local_date for item in due})
-        with open_session(self.engine) as session:
-            for day in dates:
-                stmt = select(DigestDelivery).where(DigestDelivery.local_date == day)
-                for row in session.scalars(stmt):
-                    rows[(row.team_id, row.channel_id, row.local_date)] = row
-        return rows
-
-    # ------------------------------------------------------------------ one channel
+    def _settled(self, existing: DigestDelivery | None) -> tuple[OutcomeStatus, Any] | None:
+        """An outcome decided from the ledger row alone (no need to render or lease)."""
+        if existing is None:
+            return None
+        if existing.status == DeliveryStatus.POSTED:
+            return OutcomeStatus.ALREADY_POSTED, existing.message_ts
+        if existing.status == DeliveryStatus.CLAIMED and existing.lease_until > self.clock():
+            return OutcomeStatus.BUSY, None
+        if existing.attempts >= self.max_attempts:
+            return OutcomeStatus.GAVE_UP, existing.error
+        return None
 
     def _deliver(
         self,
@@ -405,401 +309,111 @@ class DigestRunner:
         dry_run: bool,
     ) -> Outcome:
         sub, day = item.sub, item.local_date
-        outcome = Outcome(sub.team_id, sub.channel_id, day, "")
-        if existing is not None and existing.status == "posted":
-            outcome.status, outcome.message_ts = "already_posted", existing.message_ts
-            return outcome
-        wall = self.clock()
-        if existing is not None and existing.status == "claimed" and existing.lease_until > wall:
-            outcome.status = "busy"
-            return outcome
-        if existing is not None and existing.attempts >= self.max_attempts:
-            outcome.status, outcome.error = "gave_up", existing.error
+        outcome = Outcome(sub.team_id, sub.channel_id, day, OutcomeStatus.BUSY)
+        settled = self._settled(existing)
+        if settled is not None:
+            outcome.status = settled[0]
+            if settled[0] == OutcomeStatus.ALREADY_POSTED:
+                outcome.message_ts = settled[1]
+            else:
+                outcome.error = settled[1]
             return outcome
 
-        with self.engine.connect() as connection:
-            history = load_rotation_history(connection, sub.team_id, sub.channel_id)
+        history = self.ledger.history(sub.team_id, sub.channel_id)
         pick = choose_claims(store_claims, sub.claims_per_digest, history, topics=sub.topics)
         outcome.claim_ids = pick.claim_ids
         if not pick.claims and existing is None:
-            outcome.status = "empty"  # nothing eligible: skip rather than post an empty digest
+            outcome.status = OutcomeStatus.EMPTY  # skip rather than post an empty digest
             return outcome
         text, blocks = rendered(self.render(pick.claims, day, sub.timezone))
         if dry_run:
-            outcome.status, outcome.text, outcome.blocks = "would_post", text, blocks
+            outcome.status, outcome.text, outcome.blocks = OutcomeStatus.WOULD_POST, text, blocks
             return outcome
 
-        claim = self._claim(sub, day, pick, run_id)
-        if claim is None:
-            outcome.status = "busy"
-            return outcome
+        lease = self.ledger.acquire(sub, day, pick, run_id)
+        if lease is None:
+            return outcome  # busy: someone else holds the row
+        delivery = Delivery(
+            lease.previous_status,
+            lease.previous_claim_ids,
+            lease.previous_cycles,
+            tuple(pick.claim_ids),
+            tuple(pick.cycles),
+        )
+        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id))
+        finished = self._drive(delivery_flow(delivery, self.policy), lease, message)
+        outcome.status, outcome.message_ts, outcome.error = (
+            finished.status,
+            finished.ts,
+            finished.error,
+        )
+        if finished.claim_ids is not None:
+            outcome.claim_ids = list(finished.claim_ids)
+        return outcome
 
-        if claim.previous_status in ("claimed", "unknown"):
-            done = self._reconcile(
-                claim, sub, day, outcome, claim.previous_claim_ids, claim.previous_cycles
+    # ------------------------------------------------------------------ actions
+
+    def _drive(self, flow: Flow, lease: Lease, message: _Message) -> Finished:
+        """Run the flow to its end, performing each action it yields."""
+        answer: Any = None
+        try:
+            while True:
+                answer = self._perform(flow.send(answer), lease, message)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _perform(self, action: Action, lease: Lease, message: _Message) -> Any:
+        sub = message.sub
+        if isinstance(action, Renew):
+            return self._renew(lease, timedelta(seconds=action.extra))
+        if isinstance(action, Post):
+            return self._post(sub.channel_id, message.text, message.blocks, message.metadata)
+        if isinstance(action, Sleep):
+            self.sleep(action.seconds)
+            return None
+        if isinstance(action, FindPosted):
+            return self._find_posted(sub.channel_id, message.day, lease.claimed_at)
+        if isinstance(action, MarkPosted):
+            return self._mark_posted(
+                lease, sub, message.day, action.ts, action.claim_ids, action.cycles
             )
-            if done is not None:
-                return done
-        if not pick.claims:
-            self._release(claim, "failed", "no eligible claims")
-            outcome.status = "empty"
-            return outcome
-        return self._post(claim, sub, day, pick, text, blocks, run_id, outcome)
+        if isinstance(action, Release):
+            self._release(lease, sub, action)
+            return None
+        raise TypeError(f"unknown digest action {action!r}")
+
+    def _renew(self, lease: Lease, extra: timedelta = timedelta(0)) -> bool:
+        return self.ledger.renew(lease, extra)
 
     def _post(
-        self,
-        claim: _Claim,
-        sub: DigestSubscription,
-        day: date,
-        pick: RotationPick,
-        text: str,
-        blocks: list[dict[str, Any]],
-        run_id: str,
-        outcome: Outcome,
-    ) -> Outcome:
-        metadata = {
-            "event_type": EVENT_TYPE,
-            "event_payload": {"local_date": day.isoformat(), "run_id": run_id},
-        }
-        rate_limited = server_errors = 0
-        maybe_posted = False  # an ambiguous failure happened: later give-ups are "unknown"
-        while True:
-            if not self._renew(claim):
-                outcome.status = "lost_lease"
-                return outcome
-            self._pacer.wait(sub.channel_id)
-            try:
-                try:
-                    response = self.client.chat_postMessage(
-                        channel=sub.channel_id,
-                        text=text,
-                        blocks=blocks or None,
-                        metadata=metadata,
-                        unfurl_links=False,
-                        unfurl_media=False,
-                    )
-                finally:
-                    self._pacer.sent(sub.channel_id)
-            except SlackApiError as exc:
-                status, code = _status_code(exc), _error_code(exc)
-                if status == 429 or code == "ratelimited":
-                    if rate_limited >= self.max_rate_limit_retries:
-                        status = "unknown" if maybe_posted else "failed"
-                        self._release(claim, status, "ratelimited")
-                        outcome.status, outcome.error = status, "ratelimited"
-                        return outcome
-                    rate_limited += 1
-                    delay = _retry_after(exc)
-                    log.info("429 posting to %s; retrying in %.0f s", sub.channel_id, delay)
-                    self._renew(claim, extra=timedelta(seconds=delay))
-                    self.sleep(delay)
-                    continue
-                if status < 500:
-                    return self._slack_failure(
-                        claim, sub, outcome, exc, retryable_unknown=maybe_posted
-                    )
-                error: BaseException = exc
-            except (URLError, OSError, HTTPException) as exc:
-                if _connection_refused(exc) and server_errors < self.max_server_retries:
-                    server_errors += 1  # never reached Slack: plain retry, nothing to reconcile
-                    self.sleep(self.backoff * 2 ** (server_errors - 1))
-                    continue
-                error = exc
-            else:
-                ts = str(response["ts"])
-                self._mark_posted(claim, sub, day, ts, tuple(pick.claim_ids), pick.cycles)
-                outcome.status, outcome.message_ts = "posted", ts
-                return outcome
+        self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+    ) -> PostResult:
+        result = self.poster.post(channel, text, blocks, metadata)
+        log.debug("post to %s: %r", channel, result)
+        return result
 
-            # The post may have reached Slack: back off, look, and only then retry.
-            if server_errors >= self.max_server_retries:
-                self._release(claim, "unknown", repr(error))
-                outcome.status, outcome.error = "unknown", repr(error)
-                return outcome
-            server_errors += 1
-            maybe_posted = True
-            log.warning("posting to %s failed (%r); checking history", sub.channel_id, error)
-            self._renew(claim, extra=timedelta(seconds=self.backoff * 2**server_errors))
-            self.sleep(self.backoff * 2 ** (server_errors - 1))
-            done = self._reconcile(claim, sub, day, outcome, tuple(pick.claim_ids), pick.cycles)
-            if done is not None:
-                return done
-
-    def _reconcile(
-        self,
-        claim: _Claim,
-        sub: DigestSubscription,
-        day: date,
-        outcome: Outcome,
-        claim_ids: Sequence[str],
-        cycles: Sequence[int],
-    ) -> Outcome | None:
-        """Look for this digest in the channel's history before posting it (again).
-
-        Returns the finished outcome when the message is found (recorded as
-        posted) or the check itself failed (left for a later run), and None when
-        the channel has no such message, so posting is safe.
-        """
-        try:
-            ts = self._find_posted(sub.channel_id, day, claim.claimed_at)
-        except SlackApiError as exc:
-            return self._slack_failure(claim, sub, outcome, exc, retryable_unknown=True)
-        except (_Ambiguous, URLError, OSError, HTTPException) as exc:
-            self._release(claim, "unknown", f"reconcile failed: {exc!r}")
-            outcome.status, outcome.error = "unknown", repr(exc)
-            return outcome
-        if ts is None:
-            return None
-        self._mark_posted(claim, sub, day, ts, tuple(claim_ids), tuple(cycles))
-        outcome.status, outcome.message_ts = "reconciled", ts
-        outcome.claim_ids = list(claim_ids)
-        return outcome
-
-    def _slack_failure(
-        self,
-        claim: _Claim,
-        sub: DigestSubscription,
-        outcome: Outcome,
-        exc: SlackApiError,
-        *,
-        retryable_unknown: bool = False,
-    ) -> Outcome:
-        """A definite answer from Slack that is not success: pause, or record and move on."""
-        code = _error_code(exc)
-        outcome.error = code
-        # While an earlier attempt may have reached Slack, the row stays "unknown" so
-        # whoever tries next looks at the history first, also after a pause is lifted.
-        status = "unknown" if retryable_unknown else "failed"
-        if code in CHANNEL_ERRORS:
-            self._release(claim, status, code, pause_reason=code, sub=sub)
-            log.warning("digest for %s/%s paused: Slack said %s", sub.team_id, sub.channel_id, code)
-            outcome.status = "paused"
-            return outcome
-        self._release(claim, status, code)
-        log.error("digest for %s/%s: Slack said %s", sub.team_id, sub.channel_id, code)
-        outcome.status = status
-        return outcome
-
-    # ------------------------------------------------------------------ reconciliation
-
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """A read-only API call with our own 429 handling (Retry-After, bounded)."""
-        for attempt in range(self.max_rate_limit_retries + 1):
-            try:
-                return method(**kwargs)
-            except SlackApiError as exc:
-                limited = _status_code(exc) == 429 or _error_code(exc) == "ratelimited"
-                if not limited or attempt == self.max_rate_limit_retries:
-                    if _status_code(exc) >= 500:
-                        raise _Ambiguous(_error_code(exc)) from exc
-                    raise
-                self.sleep(_retry_after(exc))
-        raise AssertionError("unreachable")
-
-    def _find_posted(self, channel: str, day: date, since: datetime) -> str | None:
-        """ts of our digest for ``day`` in channel history since ``since`` (less a margin)."""
-        oldest = f"{(since - self.reconcile_margin).timestamp():.6f}"
-        cursor: str | None = None
-        for _page in range(10):
-            kwargs: dict[str, Any] = {
-                "channel": channel,
-                "oldest": oldest,
-                "include_all_metadata": True,
-                "limit": 200,
-            }
-            if cursor:
-                kwargs["cursor"] = cursor
-            response = self._call(self.client.conversations_history, **kwargs)
-            for message in response.get("messages") or []:
-                meta = message.get("metadata") or {}
-                payload = meta.get("event_payload") or {}
-                if meta.get("event_type") == EVENT_TYPE and payload.get("local_date") == str(day):
-                    return str(message["ts"])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor or not response.get("has_more"):
-                return None
-        return None
-
-    # ------------------------------------------------------------------ ledger
-
-    def _claim(
-        self, sub: DigestSubscription, day: date, pick: RotationPick, run_id: str
-    ) -> _Claim | None:
-        """Insert the ledger row, or take over a stale one; None when someone else has it."""
-        now = self.clock()
-        key = (
-            (DigestDelivery.team_id == sub.team_id)
-            & (DigestDelivery.channel_id == sub.channel_id)
-            & (DigestDelivery.local_date == day)
-        )
-        with self.engine.begin() as connection:
-            inserted = connection.execute(
-                self._insert(DigestDelivery)
-                .values(
-                    team_id=sub.team_id,
-                    channel_id=sub.channel_id,
-                    local_date=day,
-                    status="claimed",
-                    claim_ids=pick.claim_ids,
-                    claim_cycles=list(pick.cycles),
-                    run_id=run_id,
-                    attempts=1,
-                    claimed_at=now,
-                    claimed_by=self.runner_id,
-                    lease_until=now + self.lease,
-                )
-                .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "local_date"])
-                .returning(DigestDelivery.id)
-            ).first()
-            if inserted is not None:
-                return _Claim(inserted[0], 1, now, None, (), ())
-            row = connection.execute(select(DigestDelivery.__table__).where(key)).one()
-            if row.status == "posted" or row.attempts >= self.max_attempts:
-                return None
-            if row.status == "claimed" and row.lease_until > now:
-                return None
-            taken = connection.execute(
-                update(DigestDelivery)
-                .where(
-                    DigestDelivery.id == row.id,
-                    DigestDelivery.attempts == row.attempts,
-                    DigestDelivery.status == row.status,
-                )
-                .values(
-                    status="claimed",
-                    attempts=row.attempts + 1,
-                    claimed_by=self.runner_id,
-                    lease_until=now + self.lease,
-                    run_id=run_id,
-                    claim_ids=pick.claim_ids,
-                    claim_cycles=list(pick.cycles),
-                )
-            )
-            if taken.rowcount != 1:
-                return None
-        log.info(
-            "took over digest %s/%s %s (was %s, attempt %d)",
-            sub.team_id,
-            sub.channel_id,
-            day,
-            row.status,
-            row.attempts + 1,
-        )
-        return _Claim(
-            row.id,
-            row.attempts + 1,
-            row.claimed_at,
-            row.status,
-            tuple(row.claim_ids or ()),
-            tuple(row.claim_cycles or ()),
-        )
-
-    def _fenced(self, claim: _Claim) -> Any:
-        return and_(
-            DigestDelivery.id == claim.row_id,
-            DigestDelivery.attempts == claim.attempt,
-            DigestDelivery.claimed_by == self.runner_id,
-            DigestDelivery.status == "claimed",
-        )
-
-    def _renew(self, claim: _Claim, extra: timedelta = timedelta(0)) -> bool:
-        """Extend our lease; False if the row is no longer ours (then we must not post)."""
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(DigestDelivery)
-                .where(self._fenced(claim))
-                .values(lease_until=self.clock() + self.lease + extra)
-            )
-        if result.rowcount != 1:
-            log.warning("lost the lease on digest row %d; not posting", claim.row_id)
-        return result.rowcount == 1
+    def _find_posted(self, channel: str, day: date, since: datetime) -> FindResult:
+        log.info("checking %s's history for the %s digest", channel, day)
+        return self.poster.find_posted(channel, day, since)
 
     def _mark_posted(
         self,
-        claim: _Claim,
+        lease: Lease,
         sub: DigestSubscription,
         day: date,
         ts: str,
         claim_ids: Sequence[str],
         cycles: Sequence[int],
     ) -> bool:
-        now = self.clock()
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(DigestDelivery)
-                .where(self._fenced(claim))
-                .values(
-                    status="posted",
-                    message_ts=ts,
-                    posted_at=now,
-                    lease_until=now,
-                    claim_ids=list(claim_ids),
-                    claim_cycles=list(cycles),
-                    error=None,
-                )
-            )
-            if result.rowcount != 1:
-                # Someone took the row over; they will find this message by its metadata.
-                log.warning("digest row %d was taken over after posting ts=%s", claim.row_id, ts)
-                return False
-            rows = [
-                {
-                    "team_id": sub.team_id,
-                    "channel_id": sub.channel_id,
-                    "local_date": day,
-                    "claim_id": claim_id,
-                    "cycle": cycle,
-                    "sent_at": now,
-                }
-                for claim_id, cycle in zip(claim_ids, cycles, strict=False)
-            ]
-            if rows:
-                connection.execute(
-                    self._insert(DigestSentClaim).values(rows).on_conflict_do_nothing()
-                )
-        return True
+        return self.ledger.mark_posted(lease, sub, day, ts, claim_ids, cycles)
 
-    def _release(
-        self,
-        claim: _Claim,
-        status: str,
-        error: str,
-        *,
-        pause_reason: str | None = None,
-        sub: DigestSubscription | None = None,
-    ) -> None:
-        """Give the row up as ``failed``/``unknown`` (retryable by the next run), maybe pausing."""
-        now = self.clock()
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(DigestDelivery)
-                .where(self._fenced(claim))
-                .values(status=status, error=error[:2000], lease_until=now)
-            )
-            if pause_reason is not None and sub is not None:
-                self._pause_in(connection, sub, pause_reason, now)
-
-    def _pause(self, sub: DigestSubscription, reason: str) -> None:
-        with self.engine.begin() as connection:
-            self._pause_in(connection, sub, reason, self.clock())
-        log.warning("digest for %s/%s paused: %s", sub.team_id, sub.channel_id, reason)
-
-    @staticmethod
-    def _pause_in(
-        connection: Connection, sub: DigestSubscription, reason: str, now: datetime
-    ) -> None:
-        connection.execute(
-            update(DigestSubscription)
-            .where(
-                DigestSubscription.team_id == sub.team_id,
-                DigestSubscription.channel_id == sub.channel_id,
-            )
-            .values(paused_reason=reason, paused_at=now, updated_at=now)
-        )
-
-
-def _key(item: _Due) -> tuple[str, str, date]:
-    return (item.sub.team_id, item.sub.channel_id, item.local_date)
+    def _release(self, lease: Lease, sub: DigestSubscription, action: Release) -> None:
+        self.ledger.release(lease, action.status, action.error, pause=action.pause, sub=sub)
+        where = f"digest for {sub.team_id}/{sub.channel_id}"
+        if action.pause is not None:
+            log.warning("%s paused: Slack said %s", where, action.pause)
+        else:
+            log.error("%s left %s: %s", where, action.status, action.error)
 
 
 def plain_render(

@@ -1,0 +1,72 @@
+"""The digest's closed sets, as ``StrEnum`` so they compare equal to the stored strings.
+
+They live at the bottom of ``bot.digest`` (nothing here imports anything of
+ours) so that the schedule, the ledger, the poster and the wording can all
+name the same values without importing each other. Being ``str`` subclasses,
+members go into SQL and JSON as their plain values, and rows read back as
+plain strings still compare equal to them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Days(StrEnum):
+    """Which local days a subscription is due on."""
+
+    WEEKDAYS = "weekdays"  # Monday–Friday where the channel is
+    DAILY = "daily"
+
+
+class Source(StrEnum):
+    """Who owns a subscription: the channel (made in Slack) or the operator (digest.yaml)."""
+
+    SLACK = "slack"
+    CONFIG = "config"
+
+
+class DeliveryStatus(StrEnum):
+    """The ledger row's state for one (team, channel, local date).
+
+    ``claimed`` is held under a lease; ``failed`` means Slack definitely did not
+    post (retried without looking); ``unknown`` means the post may have
+    reached Slack (the next owner reads the channel history first).
+    """
+
+    CLAIMED = "claimed"
+    POSTED = "posted"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class OutcomeStatus(StrEnum):
+    """What happened to one due subscription in one run (what ``digest run`` reports)."""
+
+    POSTED = "posted"
+    RECONCILED = "reconciled"  # found already in the channel's history and recorded
+    WOULD_POST = "would_post"  # --dry-run
+    ALREADY_POSTED = "already_posted"
+    BUSY = "busy"  # another runner holds the lease
+    EMPTY = "empty"  # no eligible claims
+    PAUSED = "paused"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    GAVE_UP = "gave_up"  # too many attempts today
+    LOST_LEASE = "lost_lease"
+    ERROR = "error"  # a bug in this channel's delivery; the others carry on
+
+
+DEFAULT_TIME = "09:00"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DAYS = Days.WEEKDAYS
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "DEFAULT_TIME",
+    "DEFAULT_TIMEZONE",
+    "Days",
+    "DeliveryStatus",
+    "OutcomeStatus",
+    "Source",
+]
