@@ -180,7 +180,7 @@ def test_status_off_and_bad_input(db_engine: Engine, slack: MockSlack) -> None:
 
 
 def test_off_on_a_config_subscription_pauses_it(db_engine: Engine, slack: MockSlack) -> None:
-    from bot.digest.subscriptions import ConfigSubscription
+    from bot.digest.config_file import ConfigSubscription
 
     sync_config_subscriptions(db_engine, [ConfigSubscription(team="T1", channel="C1")])
     assert "paused" in run(db_engine, slack, "off")

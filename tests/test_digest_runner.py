@@ -26,6 +26,7 @@ from bot.digest.flow import CHANNEL_ERRORS
 from bot.digest.poster import EVENT_TYPE, ChannelPacer
 from bot.digest.runner import DigestRunner, plain_render
 from bot.digest.subscriptions import digest_status, get_subscription, subscribe
+from bot.digest.wording import describe_status
 from bot.state.db import make_engine
 from bot.state.models import DigestDelivery, DigestSentClaim
 from tests.support.mock_slack import MockSlack
@@ -407,7 +408,7 @@ def test_channel_errors_pause_that_subscription_only(
     sub = get_subscription(db_engine, TEAM, "C1")
     assert sub is not None and sub.paused_reason == error
     status = digest_status(db_engine, TEAM, "C1", clock())
-    assert status is not None and "Paused" in status.describe()
+    assert status is not None and "Paused" in describe_status(status)
     assert ledger(db_engine)["C1"].status == "failed"
 
     calls = len(slack.calls_to("chat.postMessage"))

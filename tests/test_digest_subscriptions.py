@@ -9,14 +9,12 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.core.problems import StoreError
+from bot.digest.command import resolve_default_timezone
+from bot.digest.config_file import REPO_CONFIG, ConfigSubscription, load_digest_config
 from bot.digest.subscriptions import (
-    REPO_CONFIG,
-    ConfigSubscription,
     get_subscription,
     list_subscriptions,
-    load_digest_config,
     pause_subscription,
-    resolve_default_timezone,
     subscribe,
     sync_config_subscriptions,
 )

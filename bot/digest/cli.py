@@ -27,13 +27,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from bot.core.problems import StoreError
+from bot.digest.config_file import load_digest_config
 from bot.digest.runner import DigestRunner, Renderer, RunReport, plain_render
 from bot.digest.schedule import local_time, next_run
-from bot.digest.subscriptions import (
-    list_subscriptions,
-    load_digest_config,
-    sync_config_subscriptions,
-)
+from bot.digest.subscriptions import list_subscriptions, sync_config_subscriptions
 from bot.state.db import make_engine, migrate
 from bot.state.misses import top_misses
 

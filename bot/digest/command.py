@@ -15,8 +15,8 @@ work. An empty text means ``status``.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -24,20 +24,30 @@ from typing import Any, Literal
 from zoneinfo import available_timezones
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from bot.digest.config_file import DEFAULT_CLAIMS_PER_DIGEST, MAX_CLAIMS_PER_DIGEST
+from bot.digest.kinds import NOT_GIVEN, NotGiven
 from bot.digest.runner import Renderer, StoreProvider, preview_pick, rendered
-from bot.digest.schedule import format_hhmm, load_zone, local_time, next_run, parse_hhmm
+from bot.digest.schedule import (
+    DEFAULT_SCHEDULE,
+    format_hhmm,
+    load_zone,
+    local_time,
+    next_run,
+    parse_hhmm,
+)
 from bot.digest.subscriptions import (
-    DEFAULT_CLAIMS_PER_DIGEST,
-    MAX_CLAIMS_PER_DIGEST,
     digest_status,
     get_subscription,
-    resolve_default_timezone,
     subscribe,
     unsubscribe,
 )
+from bot.digest.wording import days_phrase, describe_status
 from bot.state.models import utcnow
+
+log = logging.getLogger(__name__)
 
 EXAMPLE = "/ai-race digest on 09:00 Europe/Berlin weekdays"
 USAGE = (
@@ -220,7 +230,7 @@ def handle_digest_command(
         status = digest_status(engine, team_id, channel_id, when)
         if status is None:
             return CommandReply(f"This channel has no daily digest. Turn it on with `{EXAMPLE}`.")
-        return CommandReply(status.describe())
+        return CommandReply(describe_status(status))
 
     if command.action == "preview":
         return _preview(engine, team_id, channel_id, user_id, client, store_provider, render, when)
@@ -229,11 +239,9 @@ def handle_digest_command(
     timezone = command.timezone
     if timezone is None and existing is None:
         timezone = resolve_default_timezone(client, user_id)
-    topics: Sequence[str] | Any | None
-    topics = list(command.topics) if command.topics else ([] if command.clear_topics else ...)
-    kwargs: dict[str, Any] = {}
-    if topics is not ...:
-        kwargs["topics"] = topics
+    topics: list[str] | NotGiven = NOT_GIVEN
+    if command.topics or command.clear_topics:
+        topics = list(command.topics or ())
     sub = subscribe(
         engine,
         team_id,
@@ -243,10 +251,10 @@ def handle_digest_command(
         days=command.days,
         claims_per_digest=command.claims_per_digest,
         created_by=user_id,
-        **kwargs,
+        topics=topics,
     )
     upcoming = local_time(sub, next_run(sub, when))
-    days = "on weekdays" if sub.days == "weekdays" else "every day"
+    days = days_phrase(sub.days)
     verb = "updated" if existing is not None else "on"
     return CommandReply(
         f"Daily digest {verb}: {sub.claims_per_digest} claims at {sub.time} {sub.timezone} "
@@ -285,7 +293,26 @@ class _PreviewSub:
     team_id: str
     channel_id: str
     timezone: str
-    time: str = "09:00"
-    days: str = "weekdays"
+    time: str = DEFAULT_SCHEDULE.time
+    days: str = DEFAULT_SCHEDULE.days
     claims_per_digest: int = DEFAULT_CLAIMS_PER_DIGEST
     topics: list[str] | None = None
+
+
+def resolve_default_timezone(client: WebClient | None, user_id: str | None) -> str:
+    """The user's Slack time zone (``users.info`` → ``tz``), else UTC.
+
+    Any failure (no scope, unknown user, Slack down, a zone this machine does
+    not know) falls back to UTC: subscribing must not fail over a default.
+    """
+    fallback = DEFAULT_SCHEDULE.timezone
+    if client is None or not user_id:
+        return fallback
+    try:
+        tz = (client.users_info(user=user_id).get("user") or {}).get("tz")
+        if isinstance(tz, str) and tz:
+            load_zone(tz)
+            return tz
+    except (SlackApiError, ValueError, OSError) as exc:
+        log.info("no time zone for user %s (%s); using UTC", user_id, type(exc).__name__)
+    return fallback

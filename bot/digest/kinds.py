@@ -1,15 +1,17 @@
 """The digest's closed sets, as ``StrEnum`` so they compare equal to the stored strings.
 
-They live at the bottom of ``bot.digest`` (nothing here imports anything of
-ours) so that the schedule, the ledger, the poster and the wording can all
-name the same values without importing each other. Being ``str`` subclasses,
+With them, the typed "not given" sentinel. They live at the bottom of
+``bot.digest`` (nothing here imports anything of ours) so that the schedule,
+the ledger, the poster and the wording can all name the same values without
+importing each other. Being ``str`` subclasses,
 members go into SQL and JSON as their plain values, and rows read back as
 plain strings still compare equal to them.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Final
 
 
 class Days(StrEnum):
@@ -57,16 +59,27 @@ class OutcomeStatus(StrEnum):
     ERROR = "error"  # a bug in this channel's delivery; the others carry on
 
 
-DEFAULT_TIME = "09:00"
-DEFAULT_TIMEZONE = "UTC"
-DEFAULT_DAYS = Days.WEEKDAYS
+class NotGiven(Enum):
+    """The type of :data:`NOT_GIVEN`: "the caller did not pass this", distinct from None.
+
+    ``subscribe(topics=None)`` clears a channel's topics while leaving
+    ``topics`` out keeps them; a one-member enum (like httpx's
+    ``UseClientDefault``) lets mypy tell the two apart with ``is NOT_GIVEN``.
+    """
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 __all__ = [
-    "DEFAULT_DAYS",
-    "DEFAULT_TIME",
-    "DEFAULT_TIMEZONE",
+    "NOT_GIVEN",
     "Days",
     "DeliveryStatus",
+    "NotGiven",
     "OutcomeStatus",
     "Source",
 ]

@@ -46,7 +46,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from bot.core.schema import Claim
 from bot.digest.flow import (
@@ -79,7 +79,7 @@ from bot.digest.poster import (
 )
 from bot.digest.rotation import RotationPick, choose_claims
 from bot.digest.schedule import local_date_due
-from bot.digest.subscriptions import open_session
+from bot.digest.subscriptions import list_subscriptions
 from bot.state.events import EventLedger
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 
@@ -268,15 +268,8 @@ class DigestRunner:
     # ------------------------------------------------------------------ decisions
 
     def _due(self, now: datetime) -> list[_Due]:
-        stmt = (
-            select(DigestSubscription)
-            .where(DigestSubscription.paused_reason.is_(None))
-            .order_by(DigestSubscription.team_id, DigestSubscription.channel_id)
-        )
-        with open_session(self.engine) as session:
-            subs = list(session.scalars(stmt))
         due = []
-        for sub in subs:
+        for sub in list_subscriptions(self.engine, active_only=True):
             try:
                 local = local_date_due(sub, now)
             except ValueError as exc:

@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DAYS_RULES = ("weekdays", "daily")
+from bot.digest.kinds import Days
+
+DAYS_RULES = tuple(Days)
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -38,11 +40,18 @@ class HasSchedule(Protocol):
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """A plain schedule, for callers without a database row (previews, tests)."""
+    """A plain schedule, for callers without a database row (previews, tests).
+
+    Its defaults are *the* default schedule (:data:`DEFAULT_SCHEDULE`): new
+    subscriptions, digest.yaml entries and previews all read them from here.
+    """
 
     time: str = "09:00"
     timezone: str = "UTC"
-    days: str = "weekdays"
+    days: str = Days.WEEKDAYS
+
+
+DEFAULT_SCHEDULE = ScheduleSpec()
 
 
 def parse_hhmm(value: str) -> time:

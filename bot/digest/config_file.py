@@ -1,0 +1,168 @@
+"""config/digest.yaml: subscriptions the operator declares, validated like a claim file.
+
+A typo here must read like one in a claim file — file, line, field, what to
+do — so validation goes through :func:`bot.core.problems.validation_problems`
+and the same :class:`~bot.core.problems.StoreError`. Loading is pure (file in,
+entries out); writing them to the database is
+:func:`bot.digest.subscriptions.sync_config_subscriptions`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
+from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
+from bot.digest.kinds import Days
+from bot.digest.schedule import DEFAULT_SCHEDULE, format_hhmm, load_zone, parse_hhmm
+
+DEFAULT_CLAIMS_PER_DIGEST = 3
+MAX_CLAIMS_PER_DIGEST = 10  # keeps a digest short and well inside Slack's 50-block limit
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "digest.yaml"
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$AI_RACE_DIGEST_CONFIG`` if set, else ``config/digest.yaml`` of this checkout."""
+    configured = (os.environ if env is None else env).get("AI_RACE_DIGEST_CONFIG", "").strip()
+    return Path(configured) if configured else REPO_CONFIG
+
+
+class ConfigSubscription(BaseModel):
+    """One entry of config/digest.yaml (validated strictly: a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: str | None = Field(default=None, pattern=r"^[TE][A-Z0-9]+$")
+    channel: str = Field(pattern=r"^[CG][A-Z0-9]+$")
+    time: str = DEFAULT_SCHEDULE.time
+    timezone: str = DEFAULT_SCHEDULE.timezone
+    days: Days = Days(DEFAULT_SCHEDULE.days)
+    claims_per_digest: int = Field(
+        default=DEFAULT_CLAIMS_PER_DIGEST, ge=1, le=MAX_CLAIMS_PER_DIGEST
+    )
+    topics: list[str] | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 9:30 as the base-60 number 570.
+            raise ValueError('YAML read this as a number; quote the time, e.g. time: "09:30"')
+        if isinstance(value, str):
+            return format_hhmm(parse_hhmm(value))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        load_zone(value)
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = sorted({t.strip().lower() for t in value if t.strip()})
+        return cleaned or None
+
+
+class DigestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subscriptions: list[ConfigSubscription] = Field(default_factory=list)
+
+
+def load_digest_config(
+    path: Path | None = None,
+    *,
+    default_team_id: str | None = None,
+    require_team: bool = True,
+) -> list[ConfigSubscription]:
+    """Validate config/digest.yaml; every problem is reported with file, line and field.
+
+    A missing or empty file means no declared subscriptions. Entries without
+    ``team`` get ``default_team_id`` (the workspace the token belongs to);
+    with ``require_team=False`` they are returned with ``team=None`` so the
+    caller can decide whether it needs to ask Slack. Raises
+    :class:`StoreError` listing all problems.
+    """
+    path = path or default_config_path()
+    if not path.exists():
+        return []
+    doc, config = _parse(path)
+    problems: list[Problem] = []
+    entries: list[ConfigSubscription] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(config.subscriptions):
+        team = entry.team or default_team_id
+        if team is None and require_team:
+            problems.append(
+                _problem(
+                    doc,
+                    ("subscriptions", index),
+                    "no team given and the workspace is unknown; add team: T…",
+                    field=("subscriptions", index, "team"),
+                )
+            )
+            continue
+        key = (team or "", entry.channel)
+        if key in seen:
+            problems.append(
+                _problem(
+                    doc,
+                    ("subscriptions", index, "channel"),
+                    f"channel {entry.channel} is already declared in entry {seen[key]}",
+                )
+            )
+            continue
+        seen[key] = index
+        entries.append(entry.model_copy(update={"team": team}))
+    if problems:
+        raise StoreError(problems)
+    return entries
+
+
+def _parse(path: Path) -> tuple[YamlDocument, DigestConfig]:
+    """The document and its validated content; StoreError with every problem found."""
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as exc:
+        raise StoreError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise StoreError([_problem(doc, (), "must be a mapping with 'subscriptions:'", line=1)])
+    if data.get("subscriptions") is None:
+        data = {**data, "subscriptions": []}
+    try:
+        return doc, DigestConfig.model_validate(data)
+    except ValidationError as exc:
+        raise StoreError(validation_problems(doc, exc)) from exc
+
+
+def _problem(
+    doc: YamlDocument,
+    loc: Loc,
+    message: str,
+    *,
+    field: Loc | None = None,
+    line: int | None = None,
+) -> Problem:
+    where = line if line is not None else doc.line_of(loc)
+    return Problem(str(doc.path), where, field_name(field if field is not None else loc), message)
+
+
+__all__ = [
+    "DEFAULT_CLAIMS_PER_DIGEST",
+    "MAX_CLAIMS_PER_DIGEST",
+    "REPO_CONFIG",
+    "ConfigSubscription",
+    "DigestConfig",
+    "default_config_path",
+    "load_digest_config",
+]
