@@ -29,6 +29,7 @@ from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
 from bot.core.problems import StoreError
 from bot.digest.slack import DigestCommands
+from bot.gate import SlackRequestGate
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.state.db import make_engine, migrate, redact_url
@@ -54,8 +55,10 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
 class WebApp:
     """WSGI entry point: ``GET /healthz`` for the platform, ``/slack/events`` for Slack."""
 
-    def __init__(self, app: App, services: Services) -> None:
+    def __init__(self, app: App, services: Services, signing_secret: str) -> None:
         self.slack = SlackRequestHandler(app, path="/slack/events")
+        # Size, signature and shape are checked on the raw bytes before Bolt parses.
+        self.gated_slack = SlackRequestGate(self.slack, signing_secret)
         self.services = services
 
     def __call__(
@@ -70,6 +73,8 @@ class WebApp:
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
+        if environ.get("PATH_INFO") == "/slack/events" and environ.get("REQUEST_METHOD") == "POST":
+            return self.gated_slack(environ, start_response)
         return self.slack(environ, start_response)
 
 
@@ -164,7 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
     }
-    ProductionServer(WebApp(app, services), options).run()
+    ProductionServer(WebApp(app, services, settings.signing_secret), options).run()
     return 0
 
 
