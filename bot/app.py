@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.listeners import register_listeners
 from bot.services import Services
@@ -19,20 +18,22 @@ log = logging.getLogger(__name__)
 
 
 def make_client(settings: Settings) -> WebClient:
-    """A Web API client that honours Retry-After on 429 (bolt copies its handlers)."""
-    client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    return client
+    """A Web API client with no rate-limit retry handler, on purpose.
+
+    slack_sdk's handler sleeps out Retry-After in the calling thread; the
+    answer queue (:mod:`bot.answers`) reschedules a 429'd answer instead, so
+    no thread that could serve an ack or another answer sleeps.
+    """
+    return WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
 
 
 def create_app(settings: Settings, services: Services) -> App:
     app = App(
         client=make_client(settings),
         signing_secret=settings.signing_secret or None,
-        # Lazy listeners and event handlers run here after the 3-second ack. Few
-        # threads on purpose: answers are CPU-bound, and every extra runnable
-        # thread takes GIL time from the request threads that must ack in 3 s.
-        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai-race"),
+        # Ack functions and event listeners run here; they only queue answers
+        # (bot.answers), so these threads are never held by answer work.
+        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai-race-ack"),
         # Checked at start-up so a revoked token fails loudly, not on the first query.
         token_verification_enabled=True,
         request_verification_enabled=bool(settings.signing_secret),

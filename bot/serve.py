@@ -25,6 +25,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
 from bot.core.problems import StoreError
@@ -49,6 +50,8 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         engine=engine,
         events=EventLedger(engine),
         digest=DigestCommands(engine, holder),
+        response_urls=ResponseUrlPolicy(settings.api_url),
+        answers=AnswerQueue(capacity=settings.answer_queue),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
 from bot.core.catalog import Catalog, CatalogHolder
@@ -40,6 +41,8 @@ class Services:
     events: EventLedger
     digest: DigestCommands | None = None
     rng: random.Random = field(default_factory=random.Random)
+    answers: AnswerQueue = field(default_factory=AnswerQueue)
+    response_urls: ResponseUrlPolicy = field(default_factory=ResponseUrlPolicy)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Services:
         return self
@@ -58,6 +61,9 @@ class Services:
         if not result.found and offset == 0 and result.words:
             self.note_miss(team_id, query)
         return result, has_more
+
+    def log_busy(self) -> None:
+        log.warning("answer queue full (%d waiting): answering 'busy'", self.answers.pending())
 
     def note_miss(self, team_id: str | None, query: str) -> None:
         """Remember what people looked for and did not find; never fail an answer for it."""

@@ -31,6 +31,7 @@ class Settings:
     api_url: str
     database_url: str
     claims_dir: Path | None
+    answer_queue: int = 200
 
     def __repr__(self) -> str:  # never let a token reach a log line through repr()
         return f"Settings(port={self.port}, api_url={self.api_url!r}, claims_dir={self.claims_dir})"
@@ -89,6 +90,9 @@ def load_settings(
     if not api_url.endswith("/"):
         api_url += "/"
     claims = env.get("AI_RACE_CLAIMS", "").strip()
+    raw_queue = env.get("AI_RACE_ANSWER_QUEUE", "200").strip() or "200"
+    if not raw_queue.isdigit() or int(raw_queue) < 1:
+        raise SettingsError("AI_RACE_ANSWER_QUEUE is malformed: expected a positive number")
     return Settings(
         bot_token=bot_token,
         signing_secret=signing_secret,
@@ -97,4 +101,5 @@ def load_settings(
         api_url=api_url,
         database_url=database_url_from_env(dict(env)),
         claims_dir=Path(claims) if claims else None,
+        answer_queue=int(raw_queue),
     )

@@ -1,28 +1,47 @@
-"""Buttons on answers: Share in channel, More, Sources, topic and suggestion buttons."""
+"""Buttons on answers: Share in channel, More, Sources, topic and suggestion buttons.
+
+Each ack queues its answer (:mod:`bot.answers`); the answer goes to the
+button's ``response_url``.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 
 from bot.core import blocks
+from bot.core.blocks import SlackMessage
+from bot.listeners.replies import enqueue, to_response_url
 from bot.services import Services
+
+Compute = Callable[[Services, dict[str, Any], dict[str, Any], BoltContext], SlackMessage]
 
 
 def register(app: App) -> None:
-    app.action(blocks.SHARE)(ack=acknowledge, lazy=[share])
-    app.action(blocks.MORE)(ack=acknowledge, lazy=[more])
-    app.action(re.compile(f"^{blocks.SOURCES}:"))(ack=acknowledge, lazy=[sources])
-    app.action(re.compile(f"^({blocks.TOPIC}|{blocks.SUGGESTION}):"))(
-        ack=acknowledge, lazy=[search_button]
-    )
+    app.action(blocks.SHARE)(_queued(share, "in_channel"))
+    app.action(blocks.MORE)(_queued(more))
+    app.action(re.compile(f"^{blocks.SOURCES}:"))(_queued(sources))
+    app.action(re.compile(f"^({blocks.TOPIC}|{blocks.SUGGESTION}):"))(_queued(search_button))
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
+def _queued(compute: Compute, response_type: str = "ephemeral") -> Callable[..., None]:
+    def acknowledge(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext
+    ) -> None:
+        ack()
+        services: Services = context["services"]
+        delivery = to_response_url(
+            services, body.get("response_url", ""), response_type=response_type
+        )
+        enqueue(
+            services, lambda: compute(services, action, body, context), delivery, "button answer"
+        )
+
+    return acknowledge
 
 
 def _state(action: dict[str, Any]) -> dict[str, Any]:
@@ -35,30 +54,28 @@ def _state(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def share(
-    action: dict[str, Any], body: dict[str, Any], respond: Respond, context: BoltContext
-) -> None:
-    services: Services = context["services"]
+    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
+) -> SlackMessage:
     state = _state(action)
     ids = [i for i in state.get("ids", []) if isinstance(i, str)]
-    message = services.shared_message(str(state.get("q", "")), ids, body["user"]["id"])
-    respond(response_type="in_channel", replace_original=False, **message.payload())
+    return services.shared_message(str(state.get("q", "")), ids, body["user"]["id"])
 
 
-def more(action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    services: Services = context["services"]
+def more(
+    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
+) -> SlackMessage:
     state = _state(action)
     offset = state.get("o") if isinstance(state.get("o"), int) else 0
-    message = services.search_message(str(state.get("q", "")), context.team_id, max(offset, 0))
-    respond(response_type="ephemeral", replace_original=False, **message.payload())
+    return services.search_message(str(state.get("q", "")), context.team_id, max(offset, 0))
 
 
-def sources(action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    services: Services = context["services"]
-    message = services.sources_message(action.get("value", ""))
-    respond(response_type="ephemeral", replace_original=False, **message.payload())
+def sources(
+    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
+) -> SlackMessage:
+    return services.sources_message(action.get("value", ""))
 
 
-def search_button(action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    services: Services = context["services"]
-    message = services.search_message(action.get("value", ""), context.team_id)
-    respond(response_type="ephemeral", replace_original=False, **message.payload())
+def search_button(
+    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
+) -> SlackMessage:
+    return services.search_message(action.get("value", ""), context.team_id)

@@ -1,4 +1,9 @@
-"""``@ai-race`` mentions: always answered in the thread, never in the channel."""
+"""``@ai-race`` mentions: always answered in the thread, never in the channel.
+
+The event listener only queues the answer (:mod:`bot.answers`): reading the
+thread's first message, matching and posting happen on the answer queue,
+where a 429 is rescheduled instead of slept on.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import blocks
+from bot.core.blocks import SlackMessage
+from bot.listeners.replies import enqueue, to_thread
 from bot.services import Services
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -21,27 +28,42 @@ def register(app: App) -> None:
 
 def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     services: Services = context["services"]
-    channel = event["channel"]
     thread_ts = event.get("thread_ts") or event["ts"]
-    bot_mention = f"<@{context.bot_user_id}>" if context.bot_user_id else None
+    bot_user_id, team_id = context.bot_user_id, context.team_id
+    enqueue(
+        services,
+        lambda: mention_reply(services, event, client, bot_user_id, team_id),
+        to_thread(client, event["channel"], thread_ts),
+        "mention reply",
+    )
+
+
+def mention_reply(
+    services: Services,
+    event: dict[str, Any],
+    client: WebClient,
+    bot_user_id: str | None,
+    team_id: str | None,
+) -> SlackMessage:
+    bot_mention = f"<@{bot_user_id}>" if bot_user_id else None
     text = event.get("text", "")
     query = text.replace(bot_mention, " ") if bot_mention else _MENTION.sub(" ", text, count=1)
     if not query.strip() and event.get("thread_ts"):
         # A bare mention inside a thread looks up what the thread is about.
         try:
-            replies = client.conversations_replies(channel=channel, ts=event["thread_ts"], limit=1)
+            replies = client.conversations_replies(
+                channel=event["channel"], ts=event["thread_ts"], limit=1
+            )
         except SlackApiError as exc:  # e.g. no history scope here: say so, never go silent
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                raise  # the answer queue tries again later
             reason = exc.response.get("error", "error")
-            note = blocks.notice_message(
+            return blocks.notice_message(
                 f"I couldn't read this thread's first message (Slack said `{reason}`). "
                 "Mention me with a few words instead, e.g. `@ai-race open source models`."
             )
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **note.payload())
-            return
         messages = replies.get("messages") or []
         query = messages[0].get("text", "") if messages else ""
     if not query.strip():
-        message = blocks.help_message(services.current.store)
-    else:
-        message = services.thread_message(query, context.team_id)
-    client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
+        return blocks.help_message(services.current.store)
+    return services.thread_message(query, team_id)
