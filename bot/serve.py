@@ -9,6 +9,7 @@ parsed once and their memory is shared copy-on-write.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -172,6 +173,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
     }
+    # Everything loaded so far (the index, the store's columns) is shared with the
+    # forked workers copy-on-write. The cyclic GC writes to every object it
+    # visits, which would copy those pages into each worker: freeze them first.
+    gc.collect()
+    gc.freeze()
     ProductionServer(WebApp(app, services, settings.signing_secret), options).run()
     return 0
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from claim_factory import claim_data
 from sqlalchemy import Engine, select
 
+from bot.core.compact import ClaimStore
 from bot.core.schema import Claim
 from bot.digest.command import (
     DigestCommand,
@@ -114,7 +115,7 @@ def run(engine: Engine, slack: MockSlack, text: str, user: str = "UTOKYO", **kw:
         channel_id="C1",
         user_id=user,
         client=slack.web_client(),
-        store_provider=lambda: SimpleNamespace(claims=CLAIMS),
+        store_provider=lambda: ClaimStore.from_claims(Path("."), CLAIMS),
         render=plain_render,
         now=NOW,
         **kw,

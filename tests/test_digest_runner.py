@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from sqlalchemy import Engine, select
 
+from bot.core.compact import ClaimStore
 from bot.core.schema import Claim
 from bot.digest.flow import CHANNEL_ERRORS
 from bot.digest.poster import EVENT_TYPE, ChannelPacer
@@ -87,7 +88,7 @@ def slack(clock: Clock) -> Iterator[MockSlack]:
 
 
 def store() -> Any:
-    return SimpleNamespace(claims=tuple(CLAIMS))
+    return ClaimStore.from_claims(Path("."), CLAIMS)
 
 
 def runner_for(

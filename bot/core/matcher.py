@@ -207,7 +207,7 @@ class Matcher:
         self._dense_merge_at = dense_merge_at
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
-        self._claims: tuple[Claim, ...] = store.claims
+        self._size = len(store)
         self._build()
 
     # ------------------------------------------------------------------ index
@@ -231,7 +231,12 @@ class Matcher:
         # Entities, topics, speakers and many aliases repeat across claims:
         # analyse each distinct key text once (summaries rarely repeat).
         analysed: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-        for index, claim in enumerate(self._claims):
+        suggestable: set[str] = set()
+        # Claims are materialised one at a time from the store's bodies and dropped.
+        for index, claim in enumerate(self.store):
+            suggestable.update(claim.topics, claim.entities)
+            if claim.speaker:
+                suggestable.add(claim.speaker.name)
             best: dict[int, int] = {}
             occurrences: dict[int, int] = {}
             claim_phrases: list[str] = []
@@ -270,7 +275,7 @@ class Matcher:
         self._post_boost = (TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32)
         counts = np.bincount(terms, minlength=len(term_ids))
         self._indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        n = max(len(self._claims), 1)
+        n = max(self._size, 1)
         # BM25's idf: rare terms say more about what a query is after.
         self._idf = np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
         # Above this many postings a word is "common" and scored lazily (MaxScore).
@@ -303,15 +308,11 @@ class Matcher:
                 for near in range(length - edits, length + edits + 1)
                 for w in by_length.get(near, ())
             ]
-        self._suggestable = sorted(
-            {t for c in self._claims for t in c.topics}
-            | {e for c in self._claims for e in c.entities}
-            | {c.speaker.name for c in self._claims if c.speaker}
-        )
+        self._suggestable = sorted(suggestable)
 
     @property
     def size(self) -> int:
-        return len(self._claims)
+        return self._size
 
     def memory_bytes(self) -> int:
         """Bytes held by the index arrays (not the claims themselves)."""
@@ -449,8 +450,8 @@ class Matcher:
         Each posting list holds a claim at most once, so fancy-index assignment
         is exact; this avoids sorting tens of thousands of entries per word.
         """
-        best = np.zeros(len(self._claims), dtype=np.float32)
-        best_boost = np.zeros(len(self._claims), dtype=np.float32)
+        best = np.zeros(self._size, dtype=np.float32)
+        best_boost = np.zeros(self._size, dtype=np.float32)
         for (claims, weights, boosts), penalty in zip(parts, penalties, strict=True):
             strength = weights * penalty
             take = strength > best[claims]
@@ -496,7 +497,7 @@ class Matcher:
         self, units: Sequence[_Unit], weak_credit: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense per-claim mass, tf bonus and matched-word count over ``units``."""
-        n = len(self._claims)
+        n = self._size
         claim_parts, weight_parts, boost_parts, credit_parts = [], [], [], []
         for unit in units:
             claims, strengths, boosts = self._unit_vector(unit)
@@ -571,7 +572,7 @@ class Matcher:
         query_words = self._query_words(query)
         units = self._units(query_words)
         words = tuple(u.word for u in units)
-        if not units or not self._claims:
+        if not units or not self._size:
             return SearchResult(query, (), self.suggest(query, units), words)
         total_weight = sum(u.weight for u in units)
         if not any(u.alternatives for u in units):
@@ -600,7 +601,7 @@ class Matcher:
         ):
             closeness, phrase = self._phrase_bonus(index, folded)
             ranked.append((0.85 * rank_value + 0.15 * closeness, min(cov, 1.0), phrase, index))
-        ranked.sort(key=lambda item: (-item[0], self._claims[item[3]].id))
+        ranked.sort(key=lambda item: (-item[0], self.store.ids[item[3]]))
         floor = ranked[0][0] * self.config.thresholds.relative_to_best
         matches = tuple(
             self._match(i, min(key, 1.0), cov, units, phrase)
@@ -613,7 +614,7 @@ class Matcher:
         self, index: int, score: float, coverage: float, units: Sequence[_Unit], phrase: str | None
     ) -> Match:
         hits = self._hits(index, units)
-        return Match(self._claims[index], round(score, 4), round(coverage, 4), hits, phrase)
+        return Match(self.store.claim_at(index), round(score, 4), round(coverage, 4), hits, phrase)
 
     # ------------------------------------------------------------ suggestions
     def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:

@@ -9,85 +9,38 @@ would silently drop claims that related links or digests point at.
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
+from bot.core.compact import ClaimStore, StoreBuilder
 from bot.core.parse_cache import ParseCache, cache_dir_from_env
 from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
-from bot.core.schema import Claim, Relation
+from bot.core.schema import Claim, Related
 from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
 
 CLAIM_SUFFIXES = (".yaml", ".yml")
 REPO_CLAIMS = Path(__file__).resolve().parents[2] / "claims"
 
 
+__all__ = ["ClaimStore", "load_store", "validate_dir"]
+
+
+class LoadedClaim(NamedTuple):
+    """What the cross-file checks need about a valid claim; the claim itself is in the builder."""
+
+    id: str
+    related: list[Related]
+    index: int  # position in the StoreBuilder
+    dated_later: bool  # some date is after today
+
+
 def default_claims_dir() -> Path:
     """``$AI_RACE_CLAIMS`` if set, else the ``claims/`` directory of this checkout."""
     configured = os.environ.get("AI_RACE_CLAIMS", "").strip()
     return Path(configured) if configured else REPO_CLAIMS
-
-
-@dataclass(frozen=True)
-class ClaimStore:
-    """A validated, immutable set of claims; rebuilt whole on reload."""
-
-    directory: Path
-    claims: tuple[Claim, ...]
-    by_id: dict[str, Claim] = field(repr=False)
-
-    @classmethod
-    def from_claims(cls, directory: Path, claims: Iterable[Claim]) -> ClaimStore:
-        ordered = tuple(sorted(claims, key=lambda c: c.id))
-        return cls(directory=directory, claims=ordered, by_id={c.id: c for c in ordered})
-
-    def __len__(self) -> int:
-        return len(self.claims)
-
-    def __iter__(self) -> Iterator[Claim]:
-        return iter(self.claims)
-
-    def get(self, claim_id: str) -> Claim | None:
-        return self.by_id.get(claim_id)
-
-    def related(self, claim: Claim, relation: Relation) -> list[Claim]:
-        """Claims linked to ``claim`` by ``relation``, declared on either side."""
-        ids = dict.fromkeys(claim.related_ids(relation))
-        ids.update(dict.fromkeys(self._inbound.get((claim.id, relation), ())))
-        return [self.by_id[i] for i in ids if i in self.by_id]
-
-    @cached_property
-    def _inbound(self) -> dict[tuple[str, Relation], list[str]]:
-        """Links seen from their target, so one declaration serves both ends."""
-        inbound: dict[tuple[str, Relation], list[str]] = {}
-        for claim in self.claims:
-            for link in claim.related:
-                inbound.setdefault((link.id, link.relation), []).append(claim.id)
-        return inbound
-
-    def topic_counts(self) -> list[tuple[str, int]]:
-        """Topics with the number of claims carrying each, most common first."""
-        return list(self._topic_counts)
-
-    @cached_property
-    def _topic_counts(self) -> tuple[tuple[str, int], ...]:
-        # Computed once per store: suggestions and App Home ask for it on every
-        # no-match answer, and counting 100,000 claims each time costs ~25 ms.
-        counts = Counter(topic for claim in self.claims for topic in claim.topics)
-        return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    def recent(self, limit: int = 5) -> list[Claim]:
-        """Most recently added or reviewed claims first."""
-        return list(self._by_recency[:limit])
-
-    @cached_property
-    def _by_recency(self) -> tuple[Claim, ...]:
-        return tuple(sorted(self.claims, key=lambda c: (c.last_touched, c.id), reverse=True))
 
 
 def _read_claim(
@@ -154,7 +107,7 @@ def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]
     ]
 
 
-def _contradicting_relations(loaded: list[tuple[Claim, Path]]) -> list[Problem]:
+def _contradicting_relations(loaded: list[tuple[LoadedClaim, Path]]) -> list[Problem]:
     """Pairs of claims that declare different relations to each other, one problem per side.
 
     A link is read from both ends (see :meth:`ClaimStore.related`), so "A supports
@@ -210,7 +163,10 @@ def validate_dir(
         return None, [Problem(str(directory), None, "(directory)", "no claim files (*.yaml) found")]
 
     problems: list[Problem] = []
-    loaded: list[tuple[Claim, Path]] = []
+    # Only ids and links are kept per claim; bodies go to the builder's file
+    # as they are validated, so 100,000 pydantic objects never coexist.
+    builder = StoreBuilder(cache.file.parent if cache.file else None)
+    loaded: list[tuple[LoadedClaim, Path]] = []
     first_seen: dict[str, Path] = {}
     for path in files:
         claim, doc, found = _read_claim(path, cache)
@@ -231,18 +187,20 @@ def validate_dir(
         first_seen[claim.id] = path
         # Keep the path, not the parsed document: holding 100,000 documents costs
         # hundreds of MB; the rare file with a problem below is read again for lines.
-        loaded.append((claim, path))
+        later = claim.last_touched > today or any(
+            s.date is not None and s.date > today for s in claim.sources
+        )
+        loaded.append((LoadedClaim(claim.id, claim.related, len(builder), later), path))
+        builder.add(claim)
 
     # Links may point at claims whose own file failed validation; those are not
     # reported as dangling, the broken file already is.
     known = {p.stem for p in files} | set(first_seen)
-    for claim, path in loaded:
-        dangling = any(link.id not in known for link in claim.related)
-        future = claim.last_touched > today or any(
-            s.date is not None and s.date > today for s in claim.sources
-        )
-        if not (dangling or future):
+    for entry, path in loaded:
+        dangling = any(link.id not in known for link in entry.related)
+        if not (dangling or entry.dated_later):
             continue
+        claim = builder.claim_at(entry.index)
         doc = read_yaml(path)
         problems.extend(_future_dates(claim, doc, today))
         for i, link in enumerate(claim.related):
@@ -260,7 +218,7 @@ def validate_dir(
     cache.save()
     if problems:
         return None, sorted(problems)
-    return ClaimStore.from_claims(directory, (claim for claim, _ in loaded)), []
+    return builder.build(directory), []
 
 
 def load_store(directory: Path | None = None, *, today: date | None = None) -> ClaimStore:

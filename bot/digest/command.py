@@ -277,12 +277,12 @@ def _preview(
     if sub is None:
         timezone = resolve_default_timezone(client, user_id)
         sub = _PreviewSub(team_id, channel_id, timezone=timezone)
-    claims = tuple(store_provider().claims)
-    pick = preview_pick(engine, claims, sub)
+    store = store_provider()
+    pick = preview_pick(engine, store.rows(), sub)
     if not pick.claims:
         return CommandReply("There are no claims for this channel's digest yet.")
     day = local_time(sub, next_run(sub, now)).date()
-    text, blocks = rendered(render(pick.claims, day, sub.timezone))
+    text, blocks = rendered(render(store.get_many(pick.claim_ids), day, sub.timezone))
     return CommandReply(text, blocks or None)
 
 

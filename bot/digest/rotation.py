@@ -21,8 +21,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
-from bot.core.schema import Claim
+
+class Rotatable(Protocol):
+    """What rotation reads about a claim: a full Claim, or a store's compact ClaimRow."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def topics(self) -> Sequence[str]: ...
+    @property
+    def last_touched(self) -> date: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class SentRecord:
 class RotationPick:
     """The claims for the next digest and the cycle each one counts towards."""
 
-    claims: tuple[Claim, ...]
+    claims: tuple[Rotatable, ...]
     cycles: tuple[int, ...]
 
     @property
@@ -46,24 +56,24 @@ class RotationPick:
         return [claim.id for claim in self.claims]
 
 
-def matches_topics(claim: Claim, topics: Iterable[str] | None) -> bool:
+def matches_topics(claim: Rotatable, topics: Iterable[str] | None) -> bool:
     """True when ``topics`` is empty/None or shares a topic with the claim (case-insensitive)."""
     wanted = {t.strip().lower() for t in topics or () if t.strip()}
     return not wanted or bool(wanted & {t.lower() for t in claim.topics})
 
 
-def eligible_claims(claims: Iterable[Claim], topics: Iterable[str] | None) -> list[Claim]:
+def eligible_claims(claims: Iterable[Rotatable], topics: Iterable[str] | None) -> list[Rotatable]:
     wanted = list(topics or ())
     return [claim for claim in claims if matches_topics(claim, wanted)]
 
 
-def _order_key(claim: Claim, last_delivery: date | None) -> tuple[int, int, str]:
+def _order_key(claim: Rotatable, last_delivery: date | None) -> tuple[int, int, str]:
     fresh = last_delivery is None or claim.last_touched > last_delivery
     return (0 if fresh else 1, -claim.last_touched.toordinal(), claim.id)
 
 
 def choose_claims(
-    claims: Sequence[Claim],
+    claims: Sequence[Rotatable],
     count: int,
     history: Sequence[SentRecord] = (),
     *,

@@ -39,7 +39,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -77,7 +77,7 @@ from bot.digest.poster import (
     client_without_retries,
     digest_metadata,
 )
-from bot.digest.rotation import RotationPick, choose_claims
+from bot.digest.rotation import Rotatable, RotationPick, choose_claims
 from bot.digest.schedule import local_date_due
 from bot.digest.subscriptions import list_subscriptions
 from bot.state.events import EventLedger
@@ -91,8 +91,10 @@ Renderer = Callable[[Sequence[Claim], date, str], Any]
 
 
 class _HasClaims(Protocol):
-    @property
-    def claims(self) -> tuple[Claim, ...]: ...
+    """A claim store as the digest reads it: compact rows to rotate, bodies for the picks."""
+
+    def rows(self) -> Sequence[Rotatable]: ...
+    def get_many(self, claim_ids: Iterable[str]) -> list[Claim]: ...
 
 
 StoreProvider = Callable[[], _HasClaims]
@@ -132,7 +134,7 @@ def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
     return str(text), list(blocks or [])
 
 
-def preview_pick(engine: Engine, claims: Sequence[Claim], sub: Any) -> RotationPick:
+def preview_pick(engine: Engine, claims: Sequence[Rotatable], sub: Any) -> RotationPick:
     """The claims the channel's next digest would carry (for ``digest preview``)."""
     with engine.connect() as connection:
         history = load_rotation_history(connection, sub.team_id, sub.channel_id)
@@ -194,7 +196,10 @@ class DigestRunner:
         due = self._due(now)
         if not due:
             return report
-        store_claims = tuple(self.store_provider().claims)
+        # Rotation reads ids, topics and dates only; just the picked claims are
+        # materialised, so a 100,000-claim store costs no 100,000 objects here.
+        store = self.store_provider()
+        store_claims = store.rows()
         existing = self.ledger.existing([item.local_date for item in due])
         dead_teams: dict[str, str] = {}
         lock = threading.Lock()
@@ -210,7 +215,7 @@ class DigestRunner:
                 )
             try:
                 outcome = self._deliver(
-                    item, store_claims, existing.get(item.key), report.run_id, dry_run
+                    item, store, store_claims, existing.get(item.key), report.run_id, dry_run
                 )
             except Exception as exc:  # one channel's bug must not stop the others
                 log.exception("digest for %s/%s failed", sub.team_id, sub.channel_id)
@@ -296,7 +301,8 @@ class DigestRunner:
     def _deliver(
         self,
         item: _Due,
-        store_claims: Sequence[Claim],
+        store: _HasClaims,
+        store_claims: Sequence[Rotatable],
         existing: DigestDelivery | None,
         run_id: str,
         dry_run: bool,
@@ -318,7 +324,8 @@ class DigestRunner:
         if not pick.claims and existing is None:
             outcome.status = OutcomeStatus.EMPTY  # skip rather than post an empty digest
             return outcome
-        text, blocks = rendered(self.render(pick.claims, day, sub.timezone))
+        claims = store.get_many(pick.claim_ids)
+        text, blocks = rendered(self.render(claims, day, sub.timezone))
         if dry_run:
             outcome.status, outcome.text, outcome.blocks = OutcomeStatus.WOULD_POST, text, blocks
             return outcome

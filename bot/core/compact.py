@@ -1,0 +1,288 @@
+"""The validated claim store as compact columns, with claim bodies read on demand.
+
+Why: 100,000 validated pydantic claims take ~800 MB, and every gunicorn
+worker that touches them (refcounts, the cyclic GC) copies the pages they live
+on. What the bot needs about *every* claim is small: ids, dates, topics and
+related links, for topic counts, App Home's recent list, digest rotation and
+related links. Those are kept as numpy arrays plus one tuple of ids; each
+claim's validated JSON is written once to an unlinked temporary file and read
+back with ``os.pread`` when an answer shows it, so only the few claims an
+answer names are ever materialised as :class:`Claim` objects.
+
+Bodies live in a file, not in memory: the page cache holds them when memory
+allows and the kernel drops them when it does not, and they count in no
+process's RSS. ``pread`` takes its offset as an argument, so one descriptor
+serves every thread, and every worker forked from the loading process.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import IO, NamedTuple, overload
+
+import numpy as np
+
+from bot.core.schema import Claim, Relation
+
+RELATIONS = tuple(Relation)
+_RELATION_CODE = {relation: code for code, relation in enumerate(RELATIONS)}
+
+
+class ClaimRow(NamedTuple):
+    """What digest rotation needs about a claim, without its text."""
+
+    id: str
+    topics: tuple[str, ...]
+    last_touched: date
+
+
+class BodyFile:
+    """Append-only claim bodies (JSON) in an unlinked file, read by (offset, length)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        if directory is not None:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                directory = None
+        # Unlinked on creation: nothing to clean up, even after SIGKILL.
+        self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115
+        self._size = 0
+
+    def append(self, body: bytes) -> tuple[int, int]:
+        self._file.write(body)
+        start, self._size = self._size, self._size + len(body)
+        return start, len(body)
+
+    def finish(self) -> None:
+        self._file.flush()
+
+    def read(self, start: int, length: int) -> bytes:
+        return os.pread(self._file.fileno(), length, start)
+
+    @property
+    def nbytes(self) -> int:
+        return self._size
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimStore:
+    """A validated, immutable set of claims, sorted by id; rebuilt whole on reload.
+
+    Index ``i`` is the same claim in every column and in the matcher's index.
+    """
+
+    directory: Path
+    ids: tuple[str, ...]
+    _position: dict[str, int] = field(repr=False)
+    _last_touched: np.ndarray = field(repr=False)  # int32 proleptic ordinals
+    _topic_names: tuple[str, ...] = field(repr=False)
+    _topic_ptr: np.ndarray = field(repr=False)  # CSR: claim i's topics are ids[ptr[i]:ptr[i+1]]
+    _topic_ids: np.ndarray = field(repr=False)
+    _link_ptr: np.ndarray = field(repr=False)  # CSR of declared related links
+    _link_target: np.ndarray = field(repr=False)  # claim index of the target
+    _link_relation: np.ndarray = field(repr=False)  # code into RELATIONS
+    _body_start: np.ndarray = field(repr=False)
+    _body_length: np.ndarray = field(repr=False)
+    _bodies: BodyFile = field(repr=False)
+
+    @classmethod
+    def from_claims(
+        cls, directory: Path, claims: Iterable[Claim], body_dir: Path | None = None
+    ) -> ClaimStore:
+        builder = StoreBuilder(body_dir)
+        for claim in claims:
+            builder.add(claim)
+        return builder.build(directory)
+
+    # -------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Claim]:
+        """Every claim, materialised one at a time (for tools and index builds)."""
+        return (self.claim_at(i) for i in range(len(self.ids)))
+
+    @property
+    def claims(self) -> ClaimSequence:
+        """All claims as a lazy sequence: indexing materialises one claim."""
+        return ClaimSequence(self)
+
+    def claim_at(self, index: int) -> Claim:
+        body = self._bodies.read(int(self._body_start[index]), int(self._body_length[index]))
+        return Claim.model_validate_json(body)
+
+    def index_of(self, claim_id: str) -> int | None:
+        return self._position.get(claim_id)
+
+    def get(self, claim_id: str) -> Claim | None:
+        index = self._position.get(claim_id)
+        return None if index is None else self.claim_at(index)
+
+    def get_many(self, claim_ids: Iterable[str]) -> list[Claim]:
+        """The claims with these ids, in the given order; unknown ids are skipped."""
+        return [c for c in (self.get(i) for i in claim_ids) if c is not None]
+
+    def last_touched(self, index: int) -> date:
+        return date.fromordinal(int(self._last_touched[index]))
+
+    def topics_at(self, index: int) -> tuple[str, ...]:
+        start, end = self._topic_ptr[index], self._topic_ptr[index + 1]
+        return tuple(self._topic_names[t] for t in self._topic_ids[start:end])
+
+    def rows(self) -> list[ClaimRow]:
+        """Id, topics and date of every claim: what digest rotation reads."""
+        return [
+            ClaimRow(claim_id, self.topics_at(i), self.last_touched(i))
+            for i, claim_id in enumerate(self.ids)
+        ]
+
+    @property
+    def body_bytes(self) -> int:
+        return self._bodies.nbytes
+
+    def memory_bytes(self) -> int:
+        """Bytes of the numpy columns (ids and the id lookup are Python objects)."""
+        arrays = (
+            self._last_touched,
+            self._topic_ptr,
+            self._topic_ids,
+            self._link_ptr,
+            self._link_target,
+            self._link_relation,
+            self._body_start,
+            self._body_length,
+        )
+        return int(sum(a.nbytes for a in arrays))
+
+    # ------------------------------------------------------- whole-store views
+    def related(self, claim: Claim, relation: Relation) -> list[Claim]:
+        """Claims linked to ``claim`` by ``relation``, declared on either side."""
+        ids = dict.fromkeys(claim.related_ids(relation))
+        index = self._position.get(claim.id)
+        if index is not None:
+            code = _RELATION_CODE[relation]
+            inbound = np.flatnonzero((self._link_target == index) & (self._link_relation == code))
+            sources = np.searchsorted(self._link_ptr, inbound, side="right") - 1
+            ids.update(dict.fromkeys(self.ids[s] for s in sources.tolist()))
+        return self.get_many(ids)
+
+    def topic_counts(self) -> list[tuple[str, int]]:
+        """Topics with the number of claims carrying each, most common first."""
+        return list(self._topic_counts)
+
+    @cached_property
+    def _topic_counts(self) -> tuple[tuple[str, int], ...]:
+        # Once per store: suggestions and App Home ask on every no-match answer.
+        counts = np.bincount(self._topic_ids, minlength=len(self._topic_names)).tolist()
+        pairs = [(name, n) for name, n in zip(self._topic_names, counts, strict=True) if n]
+        return tuple(sorted(pairs, key=lambda item: (-item[1], item[0])))
+
+    def recent(self, limit: int = 5) -> list[Claim]:
+        """Most recently added or reviewed claims first (ties: later id first)."""
+        return [self.claim_at(i) for i in self._by_recency[:limit].tolist()]
+
+    @cached_property
+    def _by_recency(self) -> np.ndarray:
+        # Indices follow id order, so sorting by (date, index) is sorting by (date, id).
+        order = np.lexsort((np.arange(len(self.ids)), self._last_touched))
+        return order[::-1].copy()
+
+
+class ClaimSequence(Sequence[Claim]):
+    """A read-only view of a store's claims that materialises only what is read."""
+
+    def __init__(self, store: ClaimStore) -> None:
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @overload
+    def __getitem__(self, index: int) -> Claim: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Claim]: ...
+    def __getitem__(self, index: int | slice) -> Claim | list[Claim]:
+        if isinstance(index, slice):
+            return [self._store.claim_at(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("claim index out of range")
+        return self._store.claim_at(index)
+
+
+class StoreBuilder:
+    """Collects validated claims into columns and a body file, then sorts them by id."""
+
+    def __init__(self, body_dir: Path | None = None) -> None:
+        self._bodies = BodyFile(body_dir)
+        self._ids: list[str] = []
+        self._last_touched = array("i")
+        self._body_start = array("q")
+        self._body_length = array("i")
+        self._topic_code: dict[str, int] = {}
+        self._topic_lists: list[array[int]] = []
+        self._links: list[tuple[tuple[str, int], ...]] = []
+
+    def add(self, claim: Claim) -> None:
+        start, length = self._bodies.append(claim.model_dump_json().encode())
+        self._ids.append(claim.id)
+        self._last_touched.append(claim.last_touched.toordinal())
+        self._body_start.append(start)
+        self._body_length.append(length)
+        code = self._topic_code
+        self._topic_lists.append(array("i", (code.setdefault(t, len(code)) for t in claim.topics)))
+        links = tuple((link.id, _RELATION_CODE[link.relation]) for link in claim.related)
+        self._links.append(links)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def claim_at(self, index: int) -> Claim:
+        """A claim already added, by the order it was added (for error reports)."""
+        body = self._bodies.read(self._body_start[index], self._body_length[index])
+        return Claim.model_validate_json(body)
+
+    def build(self, directory: Path) -> ClaimStore:
+        """Freeze into a store sorted by id (file names do not sort like ids)."""
+        self._bodies.finish()
+        order = sorted(range(len(self._ids)), key=self._ids.__getitem__)
+        ids = tuple(self._ids[i] for i in order)
+        position = {claim_id: i for i, claim_id in enumerate(ids)}
+        take = np.asarray(order, dtype=np.int64)
+        topic_lists = [self._topic_lists[i] for i in order]
+        links = [self._links[i] for i in order]
+        topic_ptr = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in topic_lists], out=topic_ptr[1:])
+        link_ptr = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum([len(lk) for lk in links], out=link_ptr[1:])
+        # A valid store has no dangling links; -1 keeps an unvalidated one usable.
+        targets = [position.get(target, -1) for claim_links in links for target, _ in claim_links]
+        names = sorted(self._topic_code, key=self._topic_code.__getitem__)
+        return ClaimStore(
+            directory=directory,
+            ids=ids,
+            _position=position,
+            _last_touched=np.frombuffer(self._last_touched, dtype=np.int32)[take].copy(),
+            _topic_names=tuple(names),
+            _topic_ptr=topic_ptr,
+            _topic_ids=np.fromiter(
+                (code for codes in topic_lists for code in codes), dtype=np.int32
+            ),
+            _link_ptr=link_ptr,
+            _link_target=np.asarray(targets, dtype=np.int32),
+            _link_relation=np.fromiter(
+                (code for claim_links in links for _, code in claim_links), dtype=np.int8
+            ),
+            _body_start=np.frombuffer(self._body_start, dtype=np.int64)[take].copy(),
+            _body_length=np.frombuffer(self._body_length, dtype=np.int32)[take].copy(),
+            _bodies=self._bodies,
+        )
