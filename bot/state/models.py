@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Date,
@@ -151,3 +153,17 @@ class QueryMiss(Base):
     query: Mapped[str] = mapped_column(String(QUERY_MAX_CHARS))
     query_norm: Mapped[str] = mapped_column(String(QUERY_MAX_CHARS))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+# slack_sdk's OAuth tables ("Add to Slack"), built by slack_sdk's own table builders into
+# our metadata: the stores read and write them, migration 0013a creates them, and the
+# models-and-migrations test then also proves that migration matches slack_sdk.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)
