@@ -57,13 +57,19 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
 
 
 class WebApp:
-    """WSGI entry point: ``GET /healthz`` for the platform, ``/slack/events`` for Slack."""
+    """WSGI entry point: ``GET /healthz`` for the platform, ``/slack/events`` for Slack.
+
+    In multi-workspace mode Bolt also serves ``/slack/install`` and
+    ``/slack/oauth_redirect``, and ``/`` shows the same install page, so the
+    bare host name is a page a person can trust and install from.
+    """
 
     def __init__(self, app: App, services: Services, signing_secret: str) -> None:
         self.slack = SlackRequestHandler(app, path="/slack/events")
         # Size, signature and shape are checked on the raw bytes before Bolt parses.
         self.gated_slack = SlackRequestGate(self.slack, signing_secret)
         self.services = services
+        self.install_path = app.oauth_flow.install_path if app.oauth_flow else None
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -79,6 +85,8 @@ class WebApp:
             return [body]
         if environ.get("PATH_INFO") == "/slack/events" and environ.get("REQUEST_METHOD") == "POST":
             return self.gated_slack(environ, start_response)
+        if self.install_path and environ.get("PATH_INFO") == "/":
+            environ = {**environ, "PATH_INFO": self.install_path}
         return self.slack(environ, start_response)
 
 

@@ -44,7 +44,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-__all__ = ["Call", "MockSlack", "make_user"]
+from tests.support.mock_slack_oauth import OAuthMixin, Workspace
+
+__all__ = ["Call", "MockSlack", "Workspace", "make_user"]
 
 # Form fields that Slack (and slack_sdk, when it form-encodes) carry as JSON strings. Decoding them
 # in `Call.params` lets tests assert on structure instead of on serialised text.
@@ -191,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class MockSlack:
+class MockSlack(OAuthMixin):
     """A fake Slack Web API on 127.0.0.1:<ephemeral port>; see the module docstring for why.
 
     Configuration attributes (`users`, `replies`, `invalid_tokens`) are plain containers: set
@@ -255,6 +257,8 @@ class MockSlack:
 
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._init_oauth()
+        self._request_token: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -480,6 +484,10 @@ class MockSlack:
                 body = json.dumps(payload).encode()
                 out_headers = {"Content-Type": "application/json; charset=utf-8", **extra_headers}
                 response: dict[str, Any] | None = payload
+            elif split.path == "/oauth/v2/authorize" and verb == "GET":
+                method = "oauth/v2/authorize"
+                status, out_headers, body = self._authorize_page(params)
+                response = None
             elif split.path.startswith("/response/") and verb == "POST":
                 method = "response"
                 params["key"] = unquote(split.path[len("/response/") :])
@@ -510,18 +518,27 @@ class MockSlack:
             return failure.status, {**text_plain, **extra}, failure.error.encode()
         return 200, text_plain, b"ok"
 
-    def _authorized(self, params: dict[str, Any], headers: dict[str, str]) -> bool:
+    @staticmethod
+    def token_of(params: dict[str, Any], headers: dict[str, str]) -> str | None:
+        """The token a request carried (Bearer header, else Slack's `token` form field)."""
         auth = headers.get("authorization", "")
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
         if token is None and isinstance(params.get("token"), str):
-            token = params["token"]  # Slack still accepts a `token` form field
+            token = params["token"]
+        return token
+
+    def _authorized(self, params: dict[str, Any], headers: dict[str, str]) -> bool:
+        token = self.token_of(params, headers)
         return bool(token) and bool(_TOKEN_RE.match(token)) and token not in self.invalid_tokens
 
     def _api(
         self, method: str, params: dict[str, Any], headers: dict[str, str], now: float
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        if method == "oauth.v2.access":  # client credentials, not a token
+            return 200, {}, self._oauth_v2_access(params, headers)
         if not self._authorized(params, headers):
             return 200, {}, {"ok": False, "error": "invalid_auth"}
+        self._request_token = self.token_of(params, headers)  # under the lock: for auth.test
         failure = self._pop_failure(method)
         if failure is not None:
             return self._failure_response(failure)
@@ -566,12 +583,13 @@ class MockSlack:
     # --- methods: each returns a JSON dict (HTTP 200) or a (status, headers, dict) tuple ------
 
     def _m_auth_test(self, params: dict[str, Any], now: float) -> dict[str, Any]:
+        workspace = self.workspace_for_token(self._request_token)
         return {
             "ok": True,
             "url": "https://ai-race-test.slack.com/",
-            "team": "AI Race Test",
+            "team": workspace.name if workspace else "AI Race Test",
             "user": "ai-race-bot",
-            "team_id": self.team_id,
+            "team_id": workspace.team_id if workspace else self.team_id,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
