@@ -8,30 +8,30 @@ read from the ``Authorization`` header the mock received.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.app import NOT_INSTALLED
 from bot.state.db import make_engine
-from bot.state.models import SLACK_BOTS, SLACK_OAUTH_STATES, DigestSubscription
-from tests.support.app_server import SIGNING_SECRET, RunningApp, running_app
-from tests.support.installs import Browser, install, link, oauth_env, start_install
-from tests.support.mock_slack import MockSlack
-from tests.support.signing import (
-    FORM,
-    JSON,
-    event_body,
-    post,
-    signed_headers,
-    slash_command_body,
+from bot.state.models import SLACK_BOTS, SLACK_OAUTH_STATES
+from tests.support.app_server import RunningApp, running_app
+from tests.support.installs import (
+    TOKENS,
+    Browser,
+    answered,
+    command,
+    event,
+    eventually,
+    install,
+    link,
+    oauth_env,
+    paused_by_team,
+    start_install,
 )
-
-TOKENS = {"T1": "xoxb-team-one-token", "T2": "xoxb-team-two-token"}
+from tests.support.mock_slack import MockSlack
 
 
 @pytest.fixture(scope="module")
@@ -58,36 +58,8 @@ def app(
         yield running
 
 
-def command(app: RunningApp, mock: MockSlack, team_id: str, text: str) -> tuple[int, bytes, str]:
-    """Send a signed ``/ai-race`` from ``team_id``; returns (status, ack body, response key)."""
-    key = f"{team_id}-{time.monotonic_ns()}"
-    body = slash_command_body(text, team_id=team_id, response_url=mock.response_url(key))
-    status, _, ack = post(
-        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=FORM)
-    )
-    return status, ack, key
-
-
-def answered(mock: MockSlack, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        mine = [c for c in mock.calls_to("response") if c.params.get("key") == key]
-        if mine:
-            return mine[0].params
-        assert time.monotonic() < deadline, f"no response for {key}"
-        mock.wait_for("response", len(mock.calls_to("response")) + 1, timeout=10)
-
-
 def tokens_used(mock: MockSlack, method: str) -> list[str]:
     return [c.headers.get("authorization", "") for c in mock.calls_to(method)]
-
-
-def event(app: RunningApp, team_id: str, payload: dict[str, Any], event_id: str) -> int:
-    body = event_body(payload, event_id=event_id, team_id=team_id)
-    status, _, _ = post(
-        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON)
-    )
-    return status
 
 
 def test_root_is_the_install_page_with_every_scope_and_why(
@@ -216,31 +188,13 @@ def test_uninstall_pauses_only_that_workspace_and_reinstall_resumes(
         try:
             # The event is acked first and handled right after: wait for its effect.
             expected = {"T1": "app_uninstalled", "T2": None}
-            assert eventually(lambda: _paused(engine) == expected), _paused(engine)
+            assert eventually(lambda: paused_by_team(engine) == expected), paused_by_team(engine)
             with engine.connect() as connection:
                 teams = connection.execute(select(SLACK_BOTS.c.team_id)).scalars().all()
             assert "T1" not in teams and "T2" in teams
             _, _, key = command(app, mock, "T1", "help")
             assert answered(mock, key)["text"] == NOT_INSTALLED
             install(app.url, mock, "T1")
-            assert _paused(engine) == {"T1": None, "T2": None}
+            assert paused_by_team(engine) == {"T1": None, "T2": None}
         finally:
             engine.dispose()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Poll ``condition`` (a database read) until true or ``timeout`` s have passed."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _paused(engine: Any) -> dict[str, str | None]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(DigestSubscription.team_id, DigestSubscription.paused_reason)
-        ).all()
-    return {team: reason for team, reason in rows}

@@ -10,11 +10,20 @@ from __future__ import annotations
 import html
 import http.cookiejar
 import re
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Engine, select
+
+from bot.state.models import DigestSubscription
+from tests.support.app_server import SIGNING_SECRET, RunningApp
 from tests.support.mock_slack import MockSlack
+from tests.support.signing import FORM, JSON, event_body, post, signed_headers, slash_command_body
+
+TOKENS = {"T1": "xoxb-team-one-token", "T2": "xoxb-team-two-token"}
 
 
 def oauth_env(mock: MockSlack) -> dict[str, str]:
@@ -78,3 +87,49 @@ def install(app_url: str, mock: MockSlack, team_id: str) -> str:
     status, page = browser.get(link(authorize, f"allow-{team_id}"))
     assert status == 200 and "is installed" in page, (status, page)
     return page
+
+
+def command(app: RunningApp, mock: MockSlack, team_id: str, text: str) -> tuple[int, bytes, str]:
+    """Send a signed ``/ai-race`` from ``team_id``; returns (status, ack body, response key)."""
+    key = f"{team_id}-{time.monotonic_ns()}"
+    body = slash_command_body(text, team_id=team_id, response_url=mock.response_url(key))
+    status, _, ack = post(
+        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=FORM)
+    )
+    return status, ack, key
+
+
+def answered(mock: MockSlack, key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [c for c in mock.calls_to("response") if c.params.get("key") == key]
+        if mine:
+            return mine[0].params
+        assert time.monotonic() < deadline, f"no response for {key}"
+        mock.wait_for("response", len(mock.calls_to("response")) + 1, timeout=10)
+
+
+def event(app: RunningApp, team_id: str, payload: dict[str, Any], event_id: str) -> int:
+    body = event_body(payload, event_id=event_id, team_id=team_id)
+    status, _, _ = post(
+        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON)
+    )
+    return status
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    """Poll ``condition`` (a database read) until true or ``timeout`` s have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def paused_by_team(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(DigestSubscription.team_id, DigestSubscription.paused_reason)
+        ).all()
+    return {team: reason for team, reason in rows}
