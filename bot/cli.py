@@ -7,9 +7,11 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.core.catalog import Catalog, load_catalog
+from bot.core.freshness import ago, load_freshness_config, stale_ids
 from bot.core.problems import StoreError
 from bot.core.render_text import result_json, result_text
 from bot.core.store import default_claims_dir, validate_dir
@@ -80,6 +82,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def cmd_stale(args: argparse.Namespace) -> int:
+    """Stale claims, longest unreviewed first; exit 1 when there is any (for reminder jobs)."""
+    store = _catalog(args).store
+    today = args.today or date.today()
+    try:
+        review_every = load_freshness_config().review_every
+    except StoreError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    stale = store.get_many(stale_ids(store, today, review_every))
+    for claim in stale:  # tab-separated: reviewed, age, id, title
+        age = ago(claim.reviewed, today)
+        print(f"{claim.reviewed.isoformat()}\t{age}\t{claim.id}\t{claim.title}")
+    print(
+        f"{len(stale)} of {len(store)} claims need review "
+        f"(reviewed more than {review_every} days ago unless a claim sets review_every)",
+        file=sys.stderr,
+    )
+    return EXIT_PROBLEMS if stale else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ai-race", description="Sourced answers about the US-China AI race."
@@ -107,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("directory", nargs="?", type=Path, default=None)
     validate.add_argument("--claims", type=Path, default=None, help=claims_help)
     validate.set_defaults(func=cmd_validate)
+    stale = claims_sub.add_parser(
+        "stale", help="list claims overdue for review, oldest first; exit 1 if any"
+    )
+    stale.add_argument("--claims", type=Path, default=None, help=claims_help)
+    stale.add_argument(
+        "--today", type=_iso_date, default=None, metavar="YYYY-MM-DD", help="judge as of this day"
+    )
+    stale.set_defaults(func=cmd_stale)
 
     _register_optional(sub)
     return parser

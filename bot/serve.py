@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
+from bot.core.freshness import load_freshness_config
 from bot.core.problems import StoreError
 from bot.digest.slack import DigestCommands
 from bot.gate import SlackRequestGate
@@ -53,6 +54,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         digest=DigestCommands(engine, holder),
         response_urls=ResponseUrlPolicy(settings.api_url),
         answers=AnswerQueue(capacity=settings.answer_queue),
+        review_every=load_freshness_config().review_every,  # a broken file stops start-up
     )
 
 

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from slack_sdk.models.views import View
 from sqlalchemy import Engine
 
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
 from bot.core.catalog import Catalog, CatalogHolder
+from bot.core.freshness import Freshness
 from bot.core.matcher import SearchResult
 from bot.core.router import Verb, route
 from bot.digest.slack import DigestCommands
@@ -43,6 +47,9 @@ class Services:
     rng: random.Random = field(default_factory=random.Random)
     answers: AnswerQueue = field(default_factory=AnswerQueue)
     response_urls: ResponseUrlPolicy = field(default_factory=ResponseUrlPolicy)
+    # Stale-claim badges are judged on this day; tests move it instead of waiting.
+    today: Callable[[], date] = date.today
+    review_every: int | None = None  # None: config/freshness.yaml
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Services:
         return self
@@ -50,6 +57,9 @@ class Services:
     @property
     def current(self) -> Catalog:
         return self.catalog.current
+
+    def freshness(self) -> Freshness:
+        return Freshness(self.today(), self.review_every)
 
     def _search(
         self, query: str, team_id: str | None, offset: int = 0
@@ -76,7 +86,9 @@ class Services:
         result, has_more = self._search(query, team_id, offset)
         if not result.found and offset > 0:
             return blocks.notice_message("No more results for that query.")
-        return blocks.answer_message(self.current.store, result, offset=offset, has_more=has_more)
+        return blocks.answer_message(
+            self.current.store, result, offset=offset, has_more=has_more, freshness=self.freshness()
+        )
 
     def command_message(self, text: str, team_id: str | None) -> SlackMessage:
         """Reply to ``/ai-race <text>`` for every verb except ``digest``."""
@@ -87,13 +99,15 @@ class Services:
         if request.verb is Verb.TOPICS:
             return blocks.topics_message(store)
         if request.verb is Verb.RANDOM:
-            return blocks.claim_message(store, self.rng.choice(store.claims))
+            return blocks.claim_message(
+                store, self.rng.choice(store.claims), freshness=self.freshness()
+            )
         if request.verb is Verb.CLAIM:
             claim = store.get(request.argument)
             if claim is None:
                 near = self.current.matcher.search(request.argument.replace("-", " "))
                 return blocks.unknown_claim_message(store, request.argument, near)
-            return blocks.claim_message(store, claim)
+            return blocks.claim_message(store, claim, freshness=self.freshness())
         return self.search_message(request.argument, team_id)
 
     def thread_message(self, query: str, team_id: str | None) -> SlackMessage:
@@ -102,14 +116,22 @@ class Services:
         if not result.found:
             return blocks.no_match_message(self.current.store, result)
         claims = [m.claim for m in result.matches]
-        return blocks.public_answer_message(self.current.store, query, claims, matches=result)
+        return blocks.public_answer_message(
+            self.current.store, query, claims, matches=result, freshness=self.freshness()
+        )
 
     def shared_message(self, query: str, claim_ids: list[str], user_id: str) -> SlackMessage:
         store = self.current.store
         claims = [c for c in (store.get(i) for i in claim_ids[:PAGE]) if c is not None]
         if not claims:
             return blocks.notice_message("Those claims are no longer in the store.")
-        return blocks.public_answer_message(store, query, claims, shared_by=user_id)
+        return blocks.public_answer_message(
+            store, query, claims, shared_by=user_id, freshness=self.freshness()
+        )
+
+    def home(self) -> View:
+        """The App Home for anyone: usage, what needs review, topics, recent claims."""
+        return blocks.home_view(self.current.store, freshness=self.freshness())
 
     def sources_message(self, claim_id: str) -> SlackMessage:
         claim = self.current.store.get(claim_id)

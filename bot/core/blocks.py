@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.escape import echo, escape, link, neutral
+from bot.core.freshness import Freshness, ago, stale_ids
 from bot.core.matcher import Match, SearchResult
 from bot.core.presentation import (
     EVIDENCE_EMOJI,
@@ -131,6 +132,16 @@ def _sources_line(claim: Claim, limit: int) -> str:
     return "Sources: " + " · ".join(shown) + extra
 
 
+def _stale_context(claim: Claim, freshness: Freshness | None) -> list[Block]:
+    """One context line on an overdue claim; nothing on a fresh one.
+
+    ``freshness`` None means "today": callers that care (tests, the digest's
+    local date) pass their own.
+    """
+    note = (freshness or Freshness(date.today())).note(claim)
+    return [_context(f":hourglass: _{note}_")] if note else []
+
+
 def _pointer(claim: Claim) -> str:
     return f"(full text: `{COMMAND} claim {claim.id}`)"
 
@@ -143,6 +154,7 @@ def _claim_blocks(
     sources: int,
     summary_limit: int,
     buttons: bool,
+    freshness: Freshness | None = None,
 ) -> list[Block]:
     who = speaker_label(claim)
     heading = f"*{escape(claim.title)}*" + (f"\n_{escape(who)}_" if who else "")
@@ -150,6 +162,7 @@ def _claim_blocks(
     blocks: list[Block] = [
         _section(f"{heading}\n{summary}"),
         _context(_evidence_line(claim)),
+        *_stale_context(claim, freshness),
         _context(_sources_line(claim, sources)),
     ]
     against = contrasting(store, claim)
@@ -176,6 +189,7 @@ def _claim_list(
     summary_limit: int,
     *,
     buttons: bool,
+    freshness: Freshness | None = None,
 ) -> list[Block]:
     """Several claims, divided, each with its match reason when there is one."""
     blocks: list[Block] = []
@@ -183,7 +197,13 @@ def _claim_list(
         if i:
             blocks.append(DividerBlock())
         blocks += _claim_blocks(
-            store, claim, match=match, sources=sources, summary_limit=summary_limit, buttons=buttons
+            store,
+            claim,
+            match=match,
+            sources=sources,
+            summary_limit=summary_limit,
+            buttons=buttons,
+            freshness=freshness,
         )
     return blocks
 
@@ -210,6 +230,7 @@ def answer_message(
     *,
     offset: int = 0,
     has_more: bool = False,
+    freshness: Freshness | None = None,
 ) -> SlackMessage:
     """The reply to a query: the matches, or a friendly no-match with suggestions."""
     if not result.matches:
@@ -220,7 +241,9 @@ def answer_message(
         intro = f"Results for *“{query}”*" if offset == 0 else f"More results for *“{query}”*"
         blocks: list[Block] = [_section(intro)]
         items = [(m.claim, m) for m in result.matches]
-        blocks += _claim_list(store, items, sources, summary_limit, buttons=True)
+        blocks += _claim_list(
+            store, items, sources, summary_limit, buttons=True, freshness=freshness
+        )
         query_state = neutral(result.query)[:QUERY_IN_BUTTON]
         state = {"q": query_state, "ids": [m.claim.id for m in result.matches]}
         row = [_button("Share in channel", SHARE, state, primary=True)]
@@ -240,6 +263,7 @@ def public_answer_message(
     *,
     shared_by: str | None = None,
     matches: SearchResult | None = None,
+    freshness: Freshness | None = None,
 ) -> SlackMessage:
     """An answer everyone in the conversation sees: no private buttons.
 
@@ -251,7 +275,9 @@ def public_answer_message(
     def build(sources: int, summary_limit: int) -> SlackMessage:
         blocks: list[Block] = [_section(f"AI race claims for *“{echo(query)}”*")]
         items = [(c, reasons.get(c.id)) for c in claims]
-        blocks += _claim_list(store, items, sources, summary_limit, buttons=False)
+        blocks += _claim_list(
+            store, items, sources, summary_limit, buttons=False, freshness=freshness
+        )
         footer = f"`{COMMAND} {echo(query, 80)}` · ask privately with `{COMMAND}`"
         if shared_by and _USER_ID.fullmatch(shared_by):
             footer = f"Shared by <@{shared_by}> · {footer}"
@@ -323,7 +349,13 @@ def topics_message(store: ClaimStore) -> SlackMessage:
     return SlackMessage(escape(_clip(text, 3000)), blocks)
 
 
-def claim_message(store: ClaimStore, claim: Claim, *, buttons: bool = True) -> SlackMessage:
+def claim_message(
+    store: ClaimStore,
+    claim: Claim,
+    *,
+    buttons: bool = True,
+    freshness: Freshness | None = None,
+) -> SlackMessage:
     """One claim in full: every source with what it supports, and related claims."""
 
     def build(note_limit: int) -> SlackMessage:
@@ -334,6 +366,7 @@ def claim_message(store: ClaimStore, claim: Claim, *, buttons: bool = True) -> S
             body = f"_{escape(who)}_\n{body}"
         blocks.append(_section(body))
         blocks.append(_context(_evidence_line(claim)))
+        blocks += _stale_context(claim, freshness)
         lines = [_source_line(source, note_limit) for source in claim.sources]
         blocks.append(_section("*Sources*\n" + "\n".join(lines)))
         related = []
@@ -394,7 +427,12 @@ def notice_message(text: str) -> SlackMessage:
 
 
 def digest_message(claims: Sequence[Claim], local_date: date, timezone: str) -> SlackMessage:
-    """The daily digest: a dated header, short claims, and an invitation to discuss."""
+    """The daily digest: a dated header, short claims, and an invitation to discuss.
+
+    The rotation sends fresh claims first; a stale one that still goes out says so,
+    judged on the digest's own local date.
+    """
+    freshness = Freshness(local_date)
     day = f"{local_date:%A} {local_date.day} {local_date:%B %Y}"
 
     def build(summary_limit: int) -> SlackMessage:
@@ -413,6 +451,7 @@ def digest_message(claims: Sequence[Claim], local_date: date, timezone: str) -> 
                     f" · {link(first.url, source_label(first))} · `{COMMAND} claim {claim.id}`"
                 )
             )
+            blocks += _stale_context(claim, freshness)
         blocks.append(DividerBlock())
         blocks.append(
             _context(f":thread: Discuss in this thread · digest for {escape(timezone)} time")
@@ -423,8 +462,56 @@ def digest_message(claims: Sequence[Claim], local_date: date, timezone: str) -> 
     return _fit(build, ({"summary_limit": 400}, {"summary_limit": 200}, {"summary_limit": 100}))
 
 
-def home_view(store: ClaimStore, recent: int = 5) -> View:
-    """The App Home tab: what the bot does, how to use it, topics, recent claims."""
+NEEDS_REVIEW_SHOWN = 10
+
+
+def _needs_review(
+    store: ClaimStore, freshness: Freshness, reported: Mapping[str, int]
+) -> list[Block]:
+    """Claims people should not lean on until an author has looked again.
+
+    Reported ones first (people said "Wrong or outdated" since the last review:
+    the most direct signal), then stale ones, the longest unreviewed first.
+    Stale ones are found from the store's columns; only those shown are read.
+    """
+    lines = []
+    for claim_id, people in sorted(reported.items(), key=lambda item: (-item[1], item[0])):
+        claim = store.get(claim_id)
+        if claim is not None:
+            who = "person" if people == 1 else "people"
+            lines.append(
+                f"• *{escape(claim.title)}* · `{claim.id}` · reported wrong or outdated "
+                f"by {people} {who}"
+            )
+    stale = [
+        i for i in stale_ids(store, freshness.today, freshness.review_every) if i not in reported
+    ]
+    total = len(lines) + len(stale)
+    for claim in store.get_many(stale[: max(NEEDS_REVIEW_SHOWN - len(lines), 0)]):
+        lines.append(
+            f"• *{escape(claim.title)}* · `{claim.id}` · "
+            f"last reviewed {ago(claim.reviewed, freshness.today)}"
+        )
+    if not lines:
+        return []
+    lines = lines[:NEEDS_REVIEW_SHOWN]
+    if total > len(lines):
+        lines.append(f"…and {total - len(lines)} more: `ai-race claims stale` lists the stale ones")
+    return [_section("*Needs review*\n" + "\n".join(lines)), DividerBlock()]
+
+
+def home_view(
+    store: ClaimStore,
+    recent: int = 5,
+    *,
+    freshness: Freshness | None = None,
+    reported: Mapping[str, int] | None = None,
+) -> View:
+    """The App Home tab: what the bot does, how to use it, what needs review, topics, recent.
+
+    ``reported`` maps claim ids to the number of people who said "Wrong or
+    outdated" since the claim's last review.
+    """
     blocks: list[Block] = [
         _header("AI Race Bot"),
         _section(
@@ -439,6 +526,7 @@ def home_view(store: ClaimStore, recent: int = 5) -> View:
         ),
         DividerBlock(),
     ]
+    blocks += _needs_review(store, freshness or Freshness(date.today()), reported or {})
     topics = store.topic_counts()
     topic_text = " · ".join(f"{escape(t)} ({n})" for t, n in topics)
     blocks.append(_section(f"*Topics* ({len(store)} claims)\n{topic_text}"))

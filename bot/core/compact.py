@@ -41,6 +41,8 @@ class ClaimRow(NamedTuple):
     id: str
     topics: tuple[str, ...]
     last_touched: date
+    reviewed: date
+    review_every: int | None  # the claim's own review interval (days), if it sets one
 
 
 class BodyFile:
@@ -83,6 +85,8 @@ class ClaimStore:
     ids: tuple[str, ...]
     _position: dict[str, int] = field(repr=False)
     _last_touched: np.ndarray = field(repr=False)  # int32 proleptic ordinals
+    _reviewed: np.ndarray = field(repr=False)  # int32 proleptic ordinals
+    _review_every: np.ndarray = field(repr=False)  # int32 days; 0: the store-wide interval
     _topic_names: tuple[str, ...] = field(repr=False)
     _topic_ptr: np.ndarray = field(repr=False)  # CSR: claim i's topics are ids[ptr[i]:ptr[i+1]]
     _topic_ids: np.ndarray = field(repr=False)
@@ -138,11 +142,27 @@ class ClaimStore:
         return tuple(self._topic_names[t] for t in self._topic_ids[start:end])
 
     def rows(self) -> list[ClaimRow]:
-        """Id, topics and date of every claim: what digest rotation reads."""
+        """Id, topics and dates of every claim: what digest rotation reads."""
+        reviewed = self._reviewed.tolist()
+        every = self._review_every.tolist()
         return [
-            ClaimRow(claim_id, self.topics_at(i), self.last_touched(i))
+            ClaimRow(
+                claim_id,
+                self.topics_at(i),
+                self.last_touched(i),
+                date.fromordinal(reviewed[i]),
+                every[i] or None,
+            )
             for i, claim_id in enumerate(self.ids)
         ]
+
+    def review_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """``reviewed`` ordinals and own review intervals (0: none), indexed like ``ids``.
+
+        Whole-store freshness questions (App Home, ``ai-race claims stale``) are
+        answered from these without materialising a single claim.
+        """
+        return self._reviewed, self._review_every
 
     @property
     def body_bytes(self) -> int:
@@ -152,6 +172,8 @@ class ClaimStore:
         """Bytes of the numpy columns (ids and the id lookup are Python objects)."""
         arrays = (
             self._last_touched,
+            self._reviewed,
+            self._review_every,
             self._topic_ptr,
             self._topic_ids,
             self._link_ptr,
@@ -226,6 +248,8 @@ class StoreBuilder:
         self._bodies = BodyFile(body_dir)
         self._ids: list[str] = []
         self._last_touched = array("i")
+        self._reviewed = array("i")
+        self._review_every = array("i")
         self._body_start = array("q")
         self._body_length = array("i")
         self._topic_code: dict[str, int] = {}
@@ -236,6 +260,8 @@ class StoreBuilder:
         start, length = self._bodies.append(claim.model_dump_json().encode())
         self._ids.append(claim.id)
         self._last_touched.append(claim.last_touched.toordinal())
+        self._reviewed.append(claim.reviewed.toordinal())
+        self._review_every.append(claim.review_every or 0)
         self._body_start.append(start)
         self._body_length.append(length)
         code = self._topic_code
@@ -272,6 +298,8 @@ class StoreBuilder:
             ids=ids,
             _position=position,
             _last_touched=np.frombuffer(self._last_touched, dtype=np.int32)[take].copy(),
+            _reviewed=np.frombuffer(self._reviewed, dtype=np.int32)[take].copy(),
+            _review_every=np.frombuffer(self._review_every, dtype=np.int32)[take].copy(),
             _topic_names=tuple(names),
             _topic_ptr=topic_ptr,
             _topic_ids=np.fromiter(

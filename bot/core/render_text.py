@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 from typing import Any
 
+from bot.core.freshness import Freshness
 from bot.core.matcher import Match, SearchResult
 from bot.core.presentation import (
     EVIDENCE_LABEL,
@@ -24,7 +26,12 @@ def _wrap(text: str, indent: str) -> str:
 
 
 def claim_text(
-    store: ClaimStore, claim: Claim, *, match: Match | None = None, rank: int = 1
+    store: ClaimStore,
+    claim: Claim,
+    *,
+    match: Match | None = None,
+    rank: int = 1,
+    freshness: Freshness | None = None,
 ) -> str:
     """One claim as a person reads it: what, who, how well supported, where from."""
     score = f"  [match {round(match.score * 100)}%]" if match else ""
@@ -36,6 +43,9 @@ def claim_text(
     lines.append(
         _wrap(f"Evidence: {EVIDENCE_LABEL[claim.evidence.level]}. {claim.evidence.note}", "   ")
     )
+    stale = (freshness or Freshness(date.today())).note(claim)
+    if stale:
+        lines.append(f"   {stale}")
     lines.append("   Sources:")
     for source in claim.sources:
         lines.append(f"     - {source_label(source)} ({source.kind.value}): {source_title(source)}")
@@ -47,12 +57,15 @@ def claim_text(
     return "\n".join(lines)
 
 
-def result_text(store: ClaimStore, result: SearchResult) -> str:
+def result_text(
+    store: ClaimStore, result: SearchResult, *, freshness: Freshness | None = None
+) -> str:
     if not result.matches:
         hint = ", ".join(result.suggestions)
         return f'No confident match for "{result.query.strip()[:200]}". Try: {hint}'
     return "\n\n".join(
-        claim_text(store, m.claim, match=m, rank=i) for i, m in enumerate(result.matches, 1)
+        claim_text(store, m.claim, match=m, rank=i, freshness=freshness)
+        for i, m in enumerate(result.matches, 1)
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     HttpUrl,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -126,6 +127,17 @@ class Related(Strict):
     relation: Relation
 
 
+class Change(Strict):
+    """One substantive revision of the claim, in our words; the newest note is what
+    corrections posted in threads that cited the claim quote."""
+
+    date: dt.date
+    note: OneLine
+
+
+REVIEW_EVERY_MAX = 3650  # days; a claim that needs no review for ten years needs none at all
+
+
 class Claim(Strict):
     id: Slug
     title: Annotated[str, StringConstraints(min_length=5, max_length=TITLE_MAX)]
@@ -139,6 +151,9 @@ class Claim(Strict):
     related: list[Related] = Field(default_factory=list, max_length=20)
     added: dt.date
     reviewed: dt.date
+    # Days between reviews for this claim (default: config/freshness.yaml).
+    review_every: int | None = Field(default=None, ge=1, le=REVIEW_EVERY_MAX)
+    changes: list[Change] = Field(default_factory=list, max_length=50)
 
     @field_validator("summary")
     @classmethod
@@ -147,6 +162,23 @@ class Claim(Strict):
         if sentences > 3:
             raise ValueError(f"must be 1 to 3 sentences, found {sentences}")
         return " ".join(value.split())
+
+    @field_validator("changes")
+    @classmethod
+    def _changes_between_added_and_reviewed(
+        cls, value: list[Change], info: ValidationInfo
+    ) -> list[Change]:
+        """A revision is a review: it cannot predate the claim or postdate its last review."""
+        added, reviewed = info.data.get("added"), info.data.get("reviewed")
+        if added is None or reviewed is None:  # already reported as missing or invalid
+            return value
+        for change in value:
+            if not added <= change.date <= reviewed:
+                raise ValueError(
+                    f"change dated {change.date.isoformat()} is outside 'added' to 'reviewed' "
+                    f"({added.isoformat()} to {reviewed.isoformat()})"
+                )
+        return value
 
     @field_validator("title")
     @classmethod
@@ -160,6 +192,11 @@ class Claim(Strict):
         if any(link.id == self.id for link in self.related):
             raise ValueError("a claim cannot be related to itself")
         return self
+
+    @property
+    def latest_change(self) -> Change | None:
+        """The newest entry of ``changes`` (the list may be in any order)."""
+        return max(self.changes, key=lambda change: change.date, default=None)
 
     @property
     def last_touched(self) -> dt.date:

@@ -7,10 +7,12 @@ Rules, per channel:
 * Claims are sent in *cycles*: none repeats until every eligible claim has
   been sent in the current cycle. Claims added later join the current cycle
   as unsent, so they come soon instead of waiting for a whole new round.
-* Among unsent claims, fresh ones go first — added or re-reviewed after the
-  channel's last delivery — then the most recently touched, then by id, so
-  the choice is deterministic (two runners, or a preview and the real post,
-  agree).
+* Among unsent claims, claims within their review interval go before stale
+  ones (see bot.core.freshness; judged on the digest's local date), then
+  fresh ones — added or re-reviewed after the channel's last delivery — then
+  the most recently touched, then by id, so the choice is deterministic (two
+  runners, or a preview and the real post, agree). Stale claims are not
+  dropped: a channel whose every claim is overdue still gets its digest.
 * When a cycle runs out mid-digest, the digest is filled from a new cycle,
   preferring claims that were not in the previous digest so readers do not
   see the same claim two days running when that can be avoided.
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from bot.core.freshness import is_stale
+
 
 class Rotatable(Protocol):
     """What rotation reads about a claim: a full Claim, or a store's compact ClaimRow."""
@@ -33,6 +37,10 @@ class Rotatable(Protocol):
     def topics(self) -> Sequence[str]: ...
     @property
     def last_touched(self) -> date: ...
+    @property
+    def reviewed(self) -> date: ...
+    @property
+    def review_every(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,12 @@ def eligible_claims(claims: Iterable[Rotatable], topics: Iterable[str] | None) -
     return [claim for claim in claims if matches_topics(claim, wanted)]
 
 
-def _order_key(claim: Rotatable, last_delivery: date | None) -> tuple[int, int, str]:
+def _order_key(
+    claim: Rotatable, last_delivery: date | None, today: date | None
+) -> tuple[bool, int, int, str]:
+    stale = today is not None and is_stale(claim, today)
     fresh = last_delivery is None or claim.last_touched > last_delivery
-    return (0 if fresh else 1, -claim.last_touched.toordinal(), claim.id)
+    return (stale, 0 if fresh else 1, -claim.last_touched.toordinal(), claim.id)
 
 
 def choose_claims(
@@ -79,12 +90,14 @@ def choose_claims(
     *,
     topics: Iterable[str] | None = None,
     last_delivery: date | None = None,
+    today: date | None = None,
 ) -> RotationPick:
     """Pick up to ``count`` distinct claims for the channel's next digest.
 
     ``history`` needs at least the records of the current (highest) cycle and
     of the previous digest; older records are ignored. ``last_delivery``
-    defaults to the newest date in ``history``.
+    defaults to the newest date in ``history``. ``today`` (the digest's local
+    date) puts stale claims last; None ignores staleness.
     """
     pool = eligible_claims(claims, topics)
     if count <= 0 or not pool:
@@ -100,7 +113,7 @@ def choose_claims(
     }
 
     unsent = sorted(
-        (c for c in pool if c.id not in sent), key=lambda c: _order_key(c, last_delivery)
+        (c for c in pool if c.id not in sent), key=lambda c: _order_key(c, last_delivery, today)
     )
     picked = unsent[:count]
     cycles = [cycle] * len(picked)
@@ -109,7 +122,7 @@ def choose_claims(
         chosen = {c.id for c in picked}
         rest = sorted(
             (c for c in pool if c.id not in chosen),
-            key=lambda c: (c.id in previous_digest, *_order_key(c, last_delivery)),
+            key=lambda c: (c.id in previous_digest, *_order_key(c, last_delivery, today)),
         )
         extra = rest[: count - len(picked)]
         picked += extra

@@ -138,7 +138,8 @@ def preview_pick(engine: Engine, claims: Sequence[Rotatable], sub: Any) -> Rotat
     """The claims the channel's next digest would carry (for ``digest preview``)."""
     with engine.connect() as connection:
         history = load_rotation_history(connection, sub.team_id, sub.channel_id)
-    return choose_claims(claims, sub.claims_per_digest, history, topics=sub.topics)
+    today = date.today()  # the next digest goes out today or soon after: close enough
+    return choose_claims(claims, sub.claims_per_digest, history, topics=sub.topics, today=today)
 
 
 class DigestRunner:
@@ -319,7 +320,9 @@ class DigestRunner:
             return outcome
 
         history = self.ledger.history(sub.team_id, sub.channel_id)
-        pick = choose_claims(store_claims, sub.claims_per_digest, history, topics=sub.topics)
+        pick = choose_claims(
+            store_claims, sub.claims_per_digest, history, topics=sub.topics, today=day
+        )
         outcome.claim_ids = pick.claim_ids
         if not pick.claims and existing is None:
             outcome.status = OutcomeStatus.EMPTY  # skip rather than post an empty digest

@@ -7,7 +7,6 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.core import blocks
 from bot.services import Services
 
 
@@ -19,4 +18,4 @@ def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient)
     if event.get("tab", "home") != "home":
         return
     services: Services = context["services"]
-    client.views_publish(user_id=event["user"], view=blocks.home_view(services.current.store))
+    client.views_publish(user_id=event["user"], view=services.home())
