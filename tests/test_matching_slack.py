@@ -131,3 +131,28 @@ def test_filler_around_a_name_does_not_sink_it(matcher: Matcher) -> None:
         "open-source-strategy",
         "open-source-leaderboards",
     }
+
+
+# ------------------------------------------------------------- 5. paraphrase
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Sora 2 Bloopers Reveal AI's Charm and Realistic Flaws", "sora2-audio-tell"),
+        ("TikTok now has AI on both sides of the short-form workflow.", "tiktok-creation-engine"),
+    ],
+)
+def test_paraphrase_is_answered_by_meaning_and_says_so(
+    matcher: Matcher, query: str, expected: str
+) -> None:
+    match = matcher.search(query).matches[0]
+    assert match.claim.id == expected
+    assert match.by_meaning
+    assert match.reason.startswith(f'close in meaning to the title "{match.claim.title}"')
+    assert f"(similarity {match.similarity:.2f})" in match.reason
+    assert 0.3 < match.similarity < 1
+
+
+def test_confidence_is_a_word_and_a_probability(matcher: Matcher) -> None:
+    clear = matcher.search("jensen huang deepseek").matches[0]
+    assert clear.confidence.value == "strong" and clear.score >= 0.9
+    assert not clear.by_meaning and "close in meaning" not in clear.reason

@@ -170,7 +170,7 @@ def _claim_blocks(
         names = "; ".join(f"*{escape(c.title)}* (`{c.id}`)" for c in against[:3])
         blocks.append(_context(f":left_right_arrow: Contrasts with {names}"))
     if match is not None:
-        why = f"Why: {escape(match.reason)} · match {round(match.score * 100)}%"
+        why = f"Why: {escape(match.reason)} · {match.confidence.value} match"
         blocks.append(_context(f"_{why}_"))
     if buttons:
         blocks.append(

@@ -31,15 +31,25 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from bot.core.confidence import FEATURES, Feature, probability
 from bot.core.escape import searchable
+from bot.core.match_types import (
+    FIELD_WEIGHT,
+    KEY_FIELDS,
+    FieldKind,
+    Hit,
+    Match,
+    SearchResult,
+    claim_fields,
+)
 from bot.core.matching_config import MatchingConfig, Thresholds
 from bot.core.schema import Claim
+from bot.core.semantic import ClaimVectors, Embedder, default_embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, fold, is_content_word, stem
 
@@ -47,35 +57,11 @@ MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
 MAX_FUZZY_LOOKUPS = 16
 MAX_WORD_LENGTH = 40  # longer "words" are pasted hashes or keyboard mashing
 CANDIDATES_TO_RERANK = 30
+CANDIDATE_COVERAGE = 0.1  # a claim explaining less of the query is not judged at all
+CANDIDATE_POOL = 300  # claims per query that get a cosine
+MAX_EMBED_CHARS = 4_000
 
 
-class FieldKind(IntEnum):
-    """Where in a claim a term was found; the order is the order of strength."""
-
-    TITLE = 0
-    ALIAS = 1
-    ENTITY = 2
-    SPEAKER = 3
-    TOPIC = 4
-    SUMMARY = 5
-    NOTE = 6
-    SOURCE = 7
-
-
-FIELD_WEIGHT = np.array([1.0, 0.97, 0.93, 0.93, 0.85, 0.6, 0.35, 0.3], dtype=np.float32)
-FIELD_LABEL = {
-    FieldKind.TITLE: "title",
-    FieldKind.ALIAS: "alias",
-    FieldKind.ENTITY: "entity",
-    FieldKind.SPEAKER: "speaker",
-    FieldKind.TOPIC: "topic",
-    FieldKind.SUMMARY: "summary",
-    FieldKind.NOTE: "evidence note",
-    FieldKind.SOURCE: "source",
-}
-KEY_FIELDS = frozenset(
-    {FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY, FieldKind.SPEAKER, FieldKind.TOPIC}
-)
 # Edit distance allowed for a query word of a given length (as search engines do).
 FUZZY_PENALTY = {1: 0.85, 2: 0.72}
 # A claim that names a term in several places (title, aliases, entities, summary)
@@ -118,68 +104,14 @@ def _joinable(left: str, right: str) -> bool:
     return is_content_word(left) and is_content_word(right) and (left.isalpha() or right.isalpha())
 
 
-def claim_fields(claim: Claim) -> list[tuple[FieldKind, str]]:
-    """The texts of a claim that are searched, each with its field."""
-    fields: list[tuple[FieldKind, str]] = [(FieldKind.TITLE, claim.title)]
-    fields += [(FieldKind.ALIAS, alias) for alias in claim.aliases]
-    fields += [(FieldKind.ENTITY, entity) for entity in claim.entities]
-    if claim.speaker:
-        parts = [claim.speaker.name, claim.speaker.role or "", claim.speaker.org or ""]
-        fields += [(FieldKind.SPEAKER, part) for part in parts if part]
-    fields += [(FieldKind.TOPIC, topic) for topic in claim.topics]
-    fields.append((FieldKind.SUMMARY, claim.summary))
-    fields.append((FieldKind.NOTE, claim.evidence.note))
-    fields += [(FieldKind.SOURCE, f"{s.title} {s.publisher}") for s in claim.sources]
-    return fields
+def _words(units: Iterable[_Unit]) -> tuple[str, ...]:
+    return tuple(u.word for u in units)
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One query word explained by a claim: how, and where."""
-
-    query_word: str
-    term: str
-    field: FieldKind
-    kind: str  # "exact", "typo" or "joined"
-    strength: float
-
-
-@dataclass(frozen=True)
-class Match:
-    claim: Claim
-    score: float  # 0..1, shown to people as a percentage
-    coverage: float
-    hits: tuple[Hit, ...]
-    phrase: str | None = None  # a whole alias or title the query contains or equals
-
-    @property
-    def reason(self) -> str:
-        """Why this claim matched, in one line a person can check."""
-        parts: list[str] = []
-        if self.phrase:
-            parts.append(f'phrase "{self.phrase}"')
-        by_field: dict[FieldKind, list[str]] = {}
-        for hit in sorted(self.hits, key=lambda h: (h.field, -h.strength)):
-            if hit.term == hit.query_word:
-                shown = f'"{hit.query_word}"'
-            else:
-                shown = f'"{hit.query_word}" ~ {hit.term}'
-            by_field.setdefault(hit.field, []).append(shown)
-        for kind, shown_words in list(by_field.items())[:4]:
-            parts.append(f"{FIELD_LABEL[kind]} {', '.join(shown_words[:4])}")
-        return "; ".join(parts) if parts else "weak overlap"
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    matches: tuple[Match, ...]
-    suggestions: tuple[str, ...] = ()
-    words: tuple[str, ...] = field(default=(), repr=False)
-
-    @property
-    def found(self) -> bool:
-        return bool(self.matches)
+def meaning_text(claim: Claim) -> str:
+    """The text a claim's sentence vector is made from: what it is about, not its sources."""
+    speaker = claim.speaker.name if claim.speaker else ""
+    return " ".join([claim.title, *claim.aliases, *claim.entities, speaker, claim.summary])
 
 
 @dataclass
@@ -189,6 +121,18 @@ class _Unit:
     word: str
     alternatives: list[tuple[int, float, str]] = field(default_factory=list)
     weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Claims proposed for one query: rows of ``features`` follow ``indices``."""
+
+    units: list[_Unit]
+    indices: np.ndarray
+    features: np.ndarray
+    cosine: np.ndarray
+    coverage: np.ndarray
+    phrases: list[str | None]
 
 
 class Matcher:
@@ -201,6 +145,7 @@ class Matcher:
         *,
         common_postings: int | None = None,
         dense_merge_at: int = DENSE_MERGE_AT,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
         self._common_override = common_postings
@@ -208,6 +153,7 @@ class Matcher:
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
         self._size = len(store)
+        self._embedder = embedder or default_embedder()
         self._build()
 
     # ------------------------------------------------------------------ index
@@ -232,11 +178,13 @@ class Matcher:
         # analyse each distinct key text once (summaries rarely repeat).
         analysed: dict[str, tuple[str, list[tuple[str, str]]]] = {}
         suggestable: set[str] = set()
+        meanings: list[str] = []
         # Claims are materialised one at a time from the store's bodies and dropped.
         for index, claim in enumerate(self.store):
             suggestable.update(claim.topics, claim.entities)
             if claim.speaker:
                 suggestable.add(claim.speaker.name)
+            meanings.append(meaning_text(claim))
             best: dict[int, int] = {}
             occurrences: dict[int, int] = {}
             claim_phrases: list[str] = []
@@ -309,6 +257,8 @@ class Matcher:
                 for w in by_length.get(near, ())
             ]
         self._suggestable = sorted(suggestable)
+        # Computed once per store load; immutable and shared by every thread.
+        self._vectors = ClaimVectors.quantise(self._embedder.embed_many(meanings))
 
     @property
     def size(self) -> int:
@@ -325,6 +275,10 @@ class Matcher:
             self._idf,
         )
         return int(sum(a.nbytes for a in arrays))
+
+    def vector_bytes(self) -> int:
+        """Bytes held by the claims' sentence vectors."""
+        return self._vectors.nbytes
 
     # ------------------------------------------------------------------ query
     def _fuzzy(self, word: str) -> list[tuple[int, float]]:
@@ -567,54 +521,115 @@ class Matcher:
             t.long_query_matched, math.ceil(t.long_query_matched_share * words)
         )
 
-    def search(self, query: str, limit: int = 3, offset: int = 0) -> SearchResult:
-        """Ranked confident matches (best first), or none plus suggestions."""
+    def candidates(self, query: str) -> _Candidates | None:
+        """Claims worth judging for a query, with the evidence features of each.
+
+        The lexical index proposes every claim that explains at least
+        ``CANDIDATE_COVERAGE`` of the query; the best ``CANDIDATE_POOL`` of
+        those by word evidence get a cosine, and the best ``CANDIDATES_TO_RERANK``
+        by a first estimate get the (costlier) whole-phrase comparison. A claim
+        sharing no word with the query is never proposed: meaning reranks and
+        rescues, it does not scan the store.
+        """
         query_words = self._query_words(query)
         units = self._units(query_words)
-        words = tuple(u.word for u in units)
-        if not units or not self._size:
-            return SearchResult(query, (), self.suggest(query, units), words)
+        if not units or not self._size or not any(u.alternatives for u in units):
+            return None
         total_weight = sum(u.weight for u in units)
-        if not any(u.alternatives for u in units):
-            return SearchResult(query, (), self.suggest(query, units), words)
         need_coverage, need_matched = self._thresholds(len(units))
         weak_credit = SHORT_QUERY_SUMMARY_CREDIT if len(units) <= 5 else 1.0
-        candidates, mass, boost, matched = self._score(
-            units, need_coverage * total_weight, weak_credit
-        )
+        floor = min(CANDIDATE_COVERAGE, need_coverage) * total_weight
+        indices, mass, boost, matched = self._score(units, floor, weak_credit)
         coverage = mass / total_weight
-        keep = (coverage >= need_coverage) & (matched >= need_matched - 1e-9)
-        candidates, coverage = candidates[keep], coverage[keep]
-        if candidates.size == 0:
-            return SearchResult(query, (), self.suggest(query, units), words)
-        # Ranking adds the tf bonus, so that among many claims that all mention
-        # "deepseek", the ones most about DeepSeek reach the final reranking.
-        rank = coverage + boost[keep] / total_weight
-        if candidates.size > CANDIDATES_TO_RERANK:
-            top = np.argpartition(-rank, CANDIDATES_TO_RERANK)[:CANDIDATES_TO_RERANK]
-            candidates, coverage, rank = candidates[top], coverage[top], rank[top]
-
+        keep = coverage >= CANDIDATE_COVERAGE - 1e-9
+        indices, coverage = indices[keep], coverage[keep]
+        boost, matched = boost[keep], matched[keep]
+        if indices.size == 0:
+            return None
+        rank = coverage + boost / total_weight
+        if indices.size > CANDIDATE_POOL:
+            top = np.argpartition(-rank, CANDIDATE_POOL)[:CANDIDATE_POOL]
+            indices, coverage, matched = indices[top], coverage[top], matched[top]
+        vector = self._embedder.embed(searchable(query)[:MAX_EMBED_CHARS])
+        cosine = self._vectors.cosine(vector, indices)
+        features = np.zeros((indices.size, len(FEATURES)), dtype=np.float64)
+        passed = (coverage >= need_coverage) & (matched >= need_matched - 1e-9)
+        features[:, FEATURES.index(Feature.LEXICAL)] = passed
+        features[:, FEATURES.index(Feature.COVERAGE)] = np.minimum(coverage / need_coverage, 2) / 2
+        features[:, FEATURES.index(Feature.ENOUGH_WORDS)] = np.minimum(matched / need_matched, 1)
+        features[:, FEATURES.index(Feature.COSINE)] = cosine
+        features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
+        phrases: list[str | None] = [None] * indices.size
+        estimate = self._probability(features)
+        order = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
         folded = " ".join(query_words)[:300]
-        ranked: list[tuple[float, float, str | None, int]] = []
-        for index, cov, rank_value in zip(
-            candidates.tolist(), coverage.tolist(), rank.tolist(), strict=True
-        ):
-            closeness, phrase = self._phrase_bonus(index, folded)
-            ranked.append((0.85 * rank_value + 0.15 * closeness, min(cov, 1.0), phrase, index))
-        ranked.sort(key=lambda item: (-item[0], self.store.ids[item[3]]))
-        floor = ranked[0][0] * self.config.thresholds.relative_to_best
+        unit_vectors = self._embedder.embed_many([u.word for u in units])
+        for row in order.tolist():
+            index = int(indices[row])
+            closeness, phrases[row] = self._phrase_bonus(index, folded)
+            features[row, FEATURES.index(Feature.PHRASE)] = closeness
+            features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
+                index, units, unit_vectors
+            )
+        return _Candidates(units, indices, features, cosine, coverage, phrases)
+
+    def _rest_cosine(self, index: int, units: Sequence[_Unit], vectors: np.ndarray) -> float:
+        """Cosine of the query words this claim does not explain with the claim."""
+        explained = {hit.query_word for hit in self._hits(index, units) if hit.strength >= 0.5}
+        rest = [i for i, unit in enumerate(units) if unit.word not in explained]
+        if not rest:
+            return 1.0
+        weights = np.array([units[i].weight for i in rest], dtype=np.float32)
+        vector = weights @ vectors[rest]
+        norm = float(np.linalg.norm(vector))
+        if norm == 0:
+            return 0.0
+        return float(self._vectors.cosine(vector / norm, np.array([index]))[0])
+
+    def _probability(self, features: np.ndarray) -> np.ndarray:
+        model = self.config.confidence
+        return probability(features, model.intercept, model.weights)
+
+    def search(self, query: str, limit: int = 3, offset: int = 0) -> SearchResult:
+        """Ranked confident matches (best first), or none plus suggestions."""
+        found = self.candidates(query)
+        if found is None:
+            units = self.analyse(query)
+            return SearchResult(query, (), self.suggest(query, units), _words(units))
+        model = self.config.confidence
+        chance = self._probability(found.features)
+        # Answer when the words alone are conclusive (the index's own
+        # thresholds) or when the calibrated model finds the claim more likely
+        # than not: meaning rescues paraphrases, never overrules clear words.
+        lexical = found.features[:, FEATURES.index(Feature.LEXICAL)] > 0
+        rows = np.flatnonzero((chance >= model.threshold) | lexical).tolist()
+        words = _words(found.units)
+        if not rows:
+            return SearchResult(query, (), self.suggest(query, found.units), words)
+        rows.sort(key=lambda r: (-chance[r], self.store.ids[int(found.indices[r])]))
+        floor = chance[rows[0]] * self.config.thresholds.relative_to_best
+        coverage = found.coverage
         matches = tuple(
-            self._match(i, min(key, 1.0), cov, units, phrase)
-            for key, cov, phrase, i in ranked
-            if key >= floor
+            self._match(found, r, float(chance[r]), float(coverage[r]), not lexical[r])
+            for r in rows
+            if chance[r] >= floor or lexical[r]
         )
         return SearchResult(query, matches[offset : offset + limit], (), words)
 
     def _match(
-        self, index: int, score: float, coverage: float, units: Sequence[_Unit], phrase: str | None
+        self, found: _Candidates, row: int, chance: float, coverage: float, by_meaning: bool
     ) -> Match:
-        hits = self._hits(index, units)
-        return Match(self.store.claim_at(index), round(score, 4), round(coverage, 4), hits, phrase)
+        index = int(found.indices[row])
+        return Match(
+            self.store.claim_at(index),
+            round(chance, 4),
+            round(coverage, 4),
+            self._hits(index, found.units),
+            found.phrases[row],
+            similarity=round(float(found.cosine[row]), 4),
+            confidence=self.config.confidence.word(chance),
+            by_meaning=by_meaning,
+        )
 
     # ------------------------------------------------------------ suggestions
     def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.core.confidence import Confidence, Feature
 from bot.core.problems import Problem, StoreError, validation_problems
 from bot.core.yamlfile import YamlSyntaxError, read_yaml
 
@@ -24,11 +25,41 @@ class Thresholds(BaseModel):
     relative_to_best: float = Field(0.55, ge=0, le=1)
 
 
+class ConfidenceModel(BaseModel):
+    """Coefficients fitted by bench/fit_confidence.py; see bot.core.confidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Defaults: the fit shipped in config/matching.yaml, so a store without
+    # that file (tests, a bare checkout) decides the same way.
+    intercept: float = -6.8537
+    weights: dict[Feature, float] = Field(
+        default_factory=lambda: {
+            Feature.LEXICAL: 0.3449,
+            Feature.COVERAGE: 3.9923,
+            Feature.ENOUGH_WORDS: 0.432,
+            Feature.COSINE: 4.1187,
+            Feature.REST_COSINE: 0.5984,
+            Feature.SHORTNESS: -1.2407,
+            Feature.PHRASE: 3.7762,
+        }
+    )
+    threshold: float = Field(0.5, gt=0, lt=1)  # answer at or above this (or on clear words)
+    strong: float = Field(0.9, gt=0, le=1)  # "strong" at or above, else "likely"...
+    likely: float = Field(0.6, gt=0, le=1)  # ...at or above, else "weak"
+
+    def word(self, probability: float) -> Confidence:
+        if probability >= self.strong:
+            return Confidence.STRONG
+        return Confidence.LIKELY if probability >= self.likely else Confidence.WEAK
+
+
 class MatchingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     synonyms: dict[str, list[str]] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    confidence: ConfidenceModel = Field(default_factory=ConfidenceModel)
 
 
 def load_matching_config(path: Path | None = None) -> MatchingConfig:

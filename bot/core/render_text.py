@@ -34,7 +34,7 @@ def claim_text(
     freshness: Freshness | None = None,
 ) -> str:
     """One claim as a person reads it: what, who, how well supported, where from."""
-    score = f"  [match {round(match.score * 100)}%]" if match else ""
+    score = f"  [{match.confidence.value} match]" if match else ""
     lines = [f"{rank}. {claim.title}{score}", f"   id: {claim.id}"]
     speaker = speaker_label(claim)
     if speaker:
@@ -87,6 +87,8 @@ def result_json(store: ClaimStore, result: SearchResult) -> dict[str, Any]:
                 "title": m.claim.title,
                 "evidence": m.claim.evidence.level.value,
                 "coverage": m.coverage,
+                "confidence": m.confidence.value,
+                "similarity": m.similarity,
                 "claim": claim_json(store, m.claim),
             }
             for m in result.matches
