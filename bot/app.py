@@ -22,30 +22,48 @@ NOT_INSTALLED = (
 )
 
 
-def make_client(settings: Settings) -> WebClient:
-    """A Web API client with no rate-limit retry handler, on purpose.
+def configure_client(client: WebClient, settings: Settings) -> WebClient:
+    """Point a Web API client at ``settings.api_url`` with our timeout; no rate-limit handler.
 
-    slack_sdk's handler sleeps out Retry-After in the calling thread; the
-    answer queue (:mod:`bot.answers`) reschedules a 429'd answer instead, so
-    no thread that could serve an ack or another answer sleeps. In multi-workspace
-    mode it has no token: Bolt gives every request a copy carrying the token
-    its team installed (looked up by the authorize step).
+    No rate-limit retry handler, on purpose: slack_sdk's sleeps out
+    Retry-After in the calling thread; the answer queue (:mod:`bot.answers`)
+    reschedules a 429'd answer instead, so no thread that could serve an ack
+    or another answer sleeps. Bolt copies these attributes into every
+    request's client; in multi-workspace mode that copy carries the token its
+    team installed (looked up by the authorize step).
     """
-    return WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
+    client.base_url = settings.api_url
+    client.timeout = 10
+    return client
+
+
+def make_client(settings: Settings) -> WebClient:
+    return configure_client(WebClient(token=settings.bot_token), settings)
 
 
 def create_app(settings: Settings, services: Services) -> App:
-    # Single workspace: one token, checked at start-up so a revoked token fails
-    # loudly. Multi-workspace: Bolt's OAuth flow and per-team tokens from our database.
-    mode: dict[str, Any] = {"token_verification_enabled": True}
+    """The Bolt app for one workspace (one token) or many (Bolt's OAuth flow).
+
+    Single workspace: Bolt is given the token rather than a ready client —
+    given a ``client`` it also reads ``SLACK_BOT_TOKEN`` from the environment
+    and warns that the token "will be unused" — and the client it makes is
+    then pointed at our API URL. Our own ``auth.test``, made first, fails
+    start-up loudly on a revoked token or an unreachable API (raising
+    ``SlackApiError`` or ``OSError``). Multi-workspace: per-team tokens come
+    from our database.
+    """
+    mode: dict[str, Any]
     if settings.oauth is not None:
         mode = {
+            "client": make_client(settings),
             "oauth_flow": build_install_flow(settings.oauth, services.engine),
             "installation_store_bot_only": True,
             "user_facing_authorize_error_message": NOT_INSTALLED,
         }
+    else:
+        make_client(settings).auth_test()
+        mode = {"token": settings.bot_token, "token_verification_enabled": False}
     app = App(
-        client=make_client(settings),
         signing_secret=settings.signing_secret or None,
         # Ack functions and event listeners run here; they only queue answers
         # (bot.answers), so these threads are never held by answer work.
@@ -53,6 +71,7 @@ def create_app(settings: Settings, services: Services) -> App:
         request_verification_enabled=bool(settings.signing_secret),
         **mode,
     )
+    configure_client(app.client, settings)
     app.use(_provide_services(services))
     app.use(_drop_duplicate_events(services))
     register_listeners(app)

@@ -12,8 +12,7 @@ import argparse
 import gc
 import json
 import logging
-import os
-import sys
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,18 +23,17 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
+from bot.core.errors import SlackUnavailable, UnavailableError
 from bot.core.freshness import load_freshness_config
-from bot.core.problems import StoreError
 from bot.digest.slack import DigestCommands
 from bot.gate import SlackRequestGate
 from bot.services import Services
-from bot.settings import Settings, SettingsError, load_settings
-from bot.state.db import make_engine, migrate, redact_url
+from bot.settings import Settings, load_settings
+from bot.state.db import make_engine, open_database
 from bot.state.events import EventLedger
 
 log = logging.getLogger(__name__)
@@ -43,9 +41,10 @@ RELOAD_INTERVAL = 30.0
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
-    engine = make_engine(settings.database_url)
     if run_migrations:
-        migrate(engine)
+        engine = open_database(settings.database_url)
+    else:
+        engine = make_engine(settings.database_url)
     holder = CatalogHolder(load_catalog(settings.claims_dir))
     return Services(
         catalog=holder,
@@ -129,48 +128,55 @@ def _post_fork(services: Services) -> Callable[[Any, Any], None]:
     return hook
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(socket_mode=args.socket, port=args.port)
-    except SettingsError as exc:
-        print(f"ai-race serve: {exc}", file=sys.stderr)
-        return 2
-    try:
-        services = build_services(settings)
-    except StoreError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print("ai-race serve: refusing to start with a broken claim store", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        print(
-            f"ai-race serve: cannot use the database {redact_url(settings.database_url)}: "
-            f"{str(cause).strip().splitlines()[0]}",
-            file=sys.stderr,
+def _slack_error(settings: Settings, exc: Exception) -> SlackUnavailable:
+    """One line for a failed start-up ``auth.test``: a refused token, or no answer at all."""
+    if isinstance(exc, SlackApiError | BoltError):
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        return SlackUnavailable(
+            f"Slack refused SLACK_BOT_TOKEN ({reason}): copy the Bot User OAuth Token again "
+            "from your app's OAuth & Permissions page"
         )
-        return 1
-    log.info(
-        "database: %s; %d claims", redact_url(settings.database_url), len(services.current.store)
+    reason = getattr(exc, "reason", None) or exc
+    return SlackUnavailable(
+        f"Slack could not be reached at {settings.api_url} ({reason}): "
+        "check the network, a proxy, or SLACK_API_URL"
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line before gunicorn does with eleven (it retries, then logs each try)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UnavailableError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                "another server is using the port; stop it or pass --port"
+            ) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Load, check and announce everything, then serve until stopped."""
+    settings = load_settings(socket_mode=args.socket, port=args.port)
+    if not args.socket:
+        _check_port_free(args.host, settings.port)
+    services = build_services(settings)
     try:
         app = create_app(settings, services)
     except (BoltError, SlackApiError, URLError, OSError) as exc:
         # auth.test runs at start-up: a revoked token or an unreachable API stops here.
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        print(
-            f"ai-race serve: Slack refused or could not be reached at {settings.api_url} "
-            f"({reason}); check SLACK_BOT_TOKEN and the network",
-            file=sys.stderr,
-        )
-        return 1
+        raise _slack_error(settings, exc) from None
+    claims = len(services.current.store)
     if args.socket:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         start_watcher(services)
+        print(f"ai-race serve: Socket Mode, {claims} claims", flush=True)
         SocketModeHandler(app, settings.app_token).start()
         return 0
-    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
+    workers = args.workers or settings.web_concurrency
     options = {
         "bind": f"{args.host}:{settings.port}",
         "workers": workers,
@@ -183,23 +189,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
     }
+    mode = "HTTP, Add to Slack" if settings.multi_workspace else "HTTP"
+    print(
+        f"ai-race serve: listening on http://{args.host}:{settings.port}/slack/events "
+        f"({mode}, {workers} workers x {args.threads} threads), {claims} claims",
+        flush=True,
+    )
     # Everything loaded so far (the index, the store's columns) is shared with the
     # forked workers copy-on-write. The cyclic GC writes to every object it
     # visits, which would copy those pages into each worker: freeze them first.
     gc.collect()
     gc.freeze()
-    ProductionServer(WebApp(app, services, settings.signing_secret), options).run()
+    ProductionServer(WebApp(app, services, settings.signing_secret or ""), options).run()
     return 0
-
-
-def register_cli(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="run the Slack app (HTTP via gunicorn, or --socket)")
-    serve.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
-    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000)")
-    serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
-    serve.add_argument(
-        "--workers", type=int, default=None, help="processes (default $WEB_CONCURRENCY or 2)"
-    )
-    serve.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
-    serve.set_defaults(func=cmd_serve)

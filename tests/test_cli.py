@@ -55,10 +55,12 @@ def test_ask_json_no_match_has_suggestions() -> None:
 def test_batch_mode_reads_stdin_one_query_per_line() -> None:
     done = ai_race("ask", "--json", stdin="distilation\n\nkubernetes upgrade\njensen\n")
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [line["query"] for line in lines] == ["distilation", "kubernetes upgrade", "jensen"]
+    # One output line per input line, the blank one included, so answers line up with queries.
+    assert [line["query"] for line in lines] == ["distilation", "", "kubernetes upgrade", "jensen"]
     assert lines[0]["matches"][0]["id"] == "distillation-efficiency"
-    assert lines[1]["matches"] == []
-    assert lines[2]["matches"][0]["id"] == "huang-deepseek"
+    assert lines[1] == {"query": "", "matches": [], "suggestions": []}
+    assert lines[2]["matches"] == []
+    assert lines[3]["matches"][0]["id"] == "huang-deepseek"
 
 
 def test_claims_dir_from_environment(tmp_path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 from claim_factory import claim_data, write_store
 from sqlalchemy import Engine
 
-from bot.digest.cli import register_cli
+from bot.cli import build_parser
 from bot.digest.subscriptions import subscribe
 from bot.state.misses import record_miss
 from tests.support.mock_slack import MockSlack
@@ -20,9 +19,7 @@ TOKEN = "xoxb-secret-token-123"
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="ai-race")
-    register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.core.problems import StoreError
+from bot.core.errors import SettingsError
+from bot.core.problems import ConfigError
 from bot.digest.command import resolve_default_timezone
 from bot.digest.config_file import REPO_CONFIG, ConfigSubscription, load_digest_config
 from bot.digest.subscriptions import (
@@ -46,7 +47,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_every_problem_names_file_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, BAD_CONFIG)
-    with pytest.raises(StoreError) as error:
+    with pytest.raises(ConfigError) as error:
         load_digest_config(path)
     found = {(p.line, p.field): p.message for p in error.value.problems}
     assert all(p.path == str(path) for p in error.value.problems)
@@ -71,7 +72,7 @@ def test_duplicates_and_missing_team(tmp_path: Path) -> None:
         "    team: T0009\n"
         "  - {channel: C0002, team: T0009}\n",
     )
-    with pytest.raises(StoreError) as error:
+    with pytest.raises(ConfigError) as error:
         load_digest_config(path)
     problems = [(p.line, p.field) for p in error.value.problems]
     assert problems == [(2, "subscriptions[0].team"), (7, "subscriptions[3].channel")]
@@ -89,7 +90,7 @@ def test_duplicates_and_missing_team(tmp_path: Path) -> None:
 
 def test_yaml_syntax_errors_have_a_line(tmp_path: Path) -> None:
     path = write(tmp_path, "subscriptions:\n  - channel: [C1\n")
-    with pytest.raises(StoreError) as error:
+    with pytest.raises(ConfigError) as error:
         load_digest_config(path)
     (problem,) = error.value.problems
     assert problem.field == "(file)" and problem.line is not None and "YAML" in problem.message
@@ -102,7 +103,15 @@ def test_empty_configs_declare_nothing(tmp_path: Path, text: str) -> None:
 
 def test_the_shipped_example_is_valid_and_empty() -> None:
     assert load_digest_config(REPO_CONFIG) == []
-    assert load_digest_config(Path("/nonexistent/digest.yaml")) == []
+
+
+def test_a_configured_path_that_is_missing_is_an_error_not_an_empty_config(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SettingsError, match=r"AI_RACE_DIGEST_CONFIG is .*which is not there"):
+        load_digest_config(tmp_path / "digest.yml")
+    with pytest.raises(SettingsError, match="which is a directory"):
+        load_digest_config(tmp_path)
 
 
 def test_sync_is_declarative_and_keeps_pauses(db_engine: Engine) -> None:

@@ -169,6 +169,12 @@ def test_healthz_reports_claims(app: RunningApp) -> None:
     with urllib.request.urlopen(f"{app.url}/healthz") as response:
         assert response.status == 200
         assert json.load(response) == {"ok": True, "claims": len(STORE)}
+    # Started with -v: one line says where it listens, in which mode, with how many claims;
+    # Bolt is built without its "token will be unused" warning and Alembic stays quiet.
+    log = app.log()
+    assert f"ai-race serve: listening on {app.url}/slack/events (HTTP, 2 workers" in log
+    assert f"), {len(STORE)} claims" in log
+    assert "will be unused" not in log and "alembic" not in log
 
 
 # ------------------------------------------------------------------- slash command

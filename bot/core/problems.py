@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from bot.core.errors import AiRaceError
+
 Loc = tuple[str | int, ...]
 
 
@@ -35,8 +37,10 @@ class Problem:
         return f"{where}: {self.field}: {self.message}"
 
 
-class StoreError(Exception):
+class ProblemsError(AiRaceError):
     """Raised when files cannot be used; carries every problem, not just the first."""
+
+    what = "the files have"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
@@ -44,6 +48,22 @@ class StoreError(Exception):
         head = "; ".join(str(p) for p in self.problems[:3])
         more = f" (and {count - 3} more)" if count > 3 else ""
         super().__init__(f"{count} problem(s): {head}{more}")
+
+    def lines(self) -> list[str]:
+        count = len(self.problems)
+        return [*map(str, self.problems), f"{self.what} {count} problem(s)"]
+
+
+class StoreError(ProblemsError):
+    """The claim files have problems."""
+
+    what = "the claim store has"
+
+
+class ConfigError(ProblemsError):
+    """config/digest.yaml has problems."""
+
+    what = "the digest config has"
 
 
 def field_name(loc: Loc) -> str:

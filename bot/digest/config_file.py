@@ -2,21 +2,21 @@
 
 A typo here must read like one in a claim file — file, line, field, what to
 do — so validation goes through :func:`bot.core.problems.validation_problems`
-and the same :class:`~bot.core.problems.StoreError`. Loading is pure (file in,
-entries out); writing them to the database is
+and raises :class:`~bot.core.problems.ConfigError`, the sibling of the claim
+files' ``StoreError``. Loading is pure (file in, entries out); writing the
+entries to the database is
 :func:`bot.digest.subscriptions.sync_config_subscriptions`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
+from bot.core.errors import SettingsError
+from bot.core.problems import ConfigError, Loc, Problem, field_name, validation_problems
 from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
 from bot.digest.kinds import Days
 from bot.digest.schedule import DEFAULT_SCHEDULE, format_hhmm, load_zone, parse_hhmm
@@ -24,12 +24,6 @@ from bot.digest.schedule import DEFAULT_SCHEDULE, format_hhmm, load_zone, parse_
 DEFAULT_CLAIMS_PER_DIGEST = 3
 MAX_CLAIMS_PER_DIGEST = 10  # keeps a digest short and well inside Slack's 50-block limit
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "digest.yaml"
-
-
-def default_config_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$AI_RACE_DIGEST_CONFIG`` if set, else ``config/digest.yaml`` of this checkout."""
-    configured = (os.environ if env is None else env).get("AI_RACE_DIGEST_CONFIG", "").strip()
-    return Path(configured) if configured else REPO_CONFIG
 
 
 class ConfigSubscription(BaseModel):
@@ -84,15 +78,24 @@ def load_digest_config(
     default_team_id: str | None = None,
     require_team: bool = True,
 ) -> list[ConfigSubscription]:
-    """Validate config/digest.yaml; every problem is reported with file, line and field.
+    """Validate the digest config; every problem is reported with file, line and field.
 
-    A missing or empty file means no declared subscriptions. Entries without
+    ``path`` is ``AI_RACE_DIGEST_CONFIG`` (:attr:`bot.settings.Settings.digest_config`):
+    when given, it must exist — a mistyped path must not silently delete
+    every config subscription at the next sync. Without it, the repository's
+    config/digest.yaml is read if present. An empty file declares nothing. Entries without
     ``team`` get ``default_team_id`` (the workspace the token belongs to);
     with ``require_team=False`` they are returned with ``team=None`` so the
     caller can decide whether it needs to ask Slack. Raises
-    :class:`StoreError` listing all problems.
+    :class:`ConfigError` listing all problems.
     """
-    path = path or default_config_path()
+    if path is not None and not path.is_file():
+        what = "a directory" if path.is_dir() else "not there"
+        raise SettingsError(
+            f"AI_RACE_DIGEST_CONFIG is {path}, which is {what}: "
+            "point it at your digest.yaml, or unset it to use config/digest.yaml"
+        )
+    path = path or REPO_CONFIG
     if not path.exists():
         return []
     doc, config = _parse(path)
@@ -124,25 +127,25 @@ def load_digest_config(
         seen[key] = index
         entries.append(entry.model_copy(update={"team": team}))
     if problems:
-        raise StoreError(problems)
+        raise ConfigError(problems)
     return entries
 
 
 def _parse(path: Path) -> tuple[YamlDocument, DigestConfig]:
-    """The document and its validated content; StoreError with every problem found."""
+    """The document and its validated content; ConfigError with every problem found."""
     try:
         doc = read_yaml(path)
     except YamlSyntaxError as exc:
-        raise StoreError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
+        raise ConfigError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise StoreError([_problem(doc, (), "must be a mapping with 'subscriptions:'", line=1)])
+        raise ConfigError([_problem(doc, (), "must be a mapping with 'subscriptions:'", line=1)])
     if data.get("subscriptions") is None:
         data = {**data, "subscriptions": []}
     try:
         return doc, DigestConfig.model_validate(data)
     except ValidationError as exc:
-        raise StoreError(validation_problems(doc, exc)) from exc
+        raise ConfigError(validation_problems(doc, exc)) from exc
 
 
 def _problem(
@@ -163,6 +166,5 @@ __all__ = [
     "REPO_CONFIG",
     "ConfigSubscription",
     "DigestConfig",
-    "default_config_path",
     "load_digest_config",
 ]

@@ -190,11 +190,21 @@ class DigestRunner:
 
     # ------------------------------------------------------------------ runs
 
-    def run_once(self, now: datetime | None = None, dry_run: bool = False) -> RunReport:
-        """Deliver (or, with ``dry_run``, only render) every digest due at ``now``."""
+    def run_once(
+        self,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        subscriptions: Sequence[DigestSubscription] | None = None,
+    ) -> RunReport:
+        """Deliver (or, with ``dry_run``, only render) every digest due at ``now``.
+
+        ``subscriptions`` replaces the table's (a dry run's planned config sync).
+        """
         now = now or self.clock()
         report = RunReport(run_id=uuid.uuid4().hex[:12], now=now, dry_run=dry_run)
-        due = self._due(now)
+        if subscriptions is None:
+            subscriptions = list_subscriptions(self.engine, active_only=True)
+        due = self._due(now, subscriptions)
         if not due:
             return report
         # Rotation reads ids, topics and dates only; just the picked claims are
@@ -273,9 +283,11 @@ class DigestRunner:
 
     # ------------------------------------------------------------------ decisions
 
-    def _due(self, now: datetime) -> list[_Due]:
+    def _due(self, now: datetime, subscriptions: Sequence[DigestSubscription]) -> list[_Due]:
         due = []
-        for sub in list_subscriptions(self.engine, active_only=True):
+        for sub in subscriptions:
+            if sub.paused_reason:
+                continue
             try:
                 local = local_date_due(sub, now)
             except ValueError as exc:

@@ -231,6 +231,45 @@ class SyncResult:
     removed: int
 
 
+def _config_values(entry: ConfigSubscription) -> dict[str, Any]:
+    return {
+        "time": entry.time,
+        "timezone": entry.timezone,
+        "days": entry.days.value,
+        "claims_per_digest": entry.claims_per_digest,
+        "topics": entry.topics,
+        "source": Source.CONFIG.value,
+    }
+
+
+def planned_subscriptions(
+    rows: Sequence[DigestSubscription], entries: Sequence[ConfigSubscription]
+) -> list[DigestSubscription]:
+    """The rows :func:`sync_config_subscriptions` would leave, computed without writing.
+
+    For ``digest run --dry-run``, which must show what a real run would do
+    with the current digest.yaml and change nothing.
+    """
+    wanted = {(e.team or "", e.channel): e for e in entries}
+    by_key = {(row.team_id, row.channel_id): row for row in rows}
+    kept = [
+        row
+        for key, row in by_key.items()
+        if key not in wanted and row.source != Source.CONFIG
+    ]
+    for (team, channel), entry in wanted.items():
+        old = by_key.get((team, channel))
+        kept.append(
+            DigestSubscription(
+                team_id=team,
+                channel_id=channel,
+                paused_reason=old.paused_reason if old is not None else None,
+                **_config_values(entry),
+            )
+        )
+    return sorted(kept, key=lambda row: (row.team_id, row.channel_id))
+
+
 def sync_config_subscriptions(engine: Engine, entries: Sequence[ConfigSubscription]) -> SyncResult:
     """Make the ``source='config'`` rows match ``entries`` (declarative, in one transaction).
 
@@ -247,14 +286,7 @@ def sync_config_subscriptions(engine: Engine, entries: Sequence[ConfigSubscripti
         }
         for (team, channel), entry in wanted.items():
             row = existing.get((team, channel))
-            values = {
-                "time": entry.time,
-                "timezone": entry.timezone,
-                "days": entry.days.value,
-                "claims_per_digest": entry.claims_per_digest,
-                "topics": entry.topics,
-                "source": Source.CONFIG.value,
-            }
+            values = _config_values(entry)
             if row is None:
                 session.add(DigestSubscription(team_id=team, channel_id=channel, **values))
                 created += 1

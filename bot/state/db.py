@@ -31,6 +31,9 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,41 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(parsed, **kwargs)
     log.debug("database engine for %s", redact_url(parsed))
+    return engine
+
+
+def database_exists(url: str | URL) -> bool:
+    """False only for a SQLite file not there yet (read-only commands must not create it)."""
+    parsed = make_url(normalize_database_url(url) if isinstance(url, str) else url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    path = _sqlite_path(parsed)
+    return path is None or path.exists()
+
+
+@contextlib.contextmanager
+def database_errors(url: str | URL) -> Iterator[None]:
+    """SQLAlchemy's errors (and the OS's, for a SQLite file) as one :class:`DatabaseError` line.
+
+    The line names the database with its password hidden and says what to
+    check; the traceback is for our bugs, not for a server that is down.
+    """
+    try:
+        yield
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise DatabaseError(
+            f"cannot use the database {redact_url(url)}: {first} "
+            "(check DATABASE_URL and that the database server is running)"
+        ) from None
+
+
+def open_database(url: str | URL) -> Engine:
+    """An engine at the newest schema, or a one-line :class:`DatabaseError`."""
+    with database_errors(url):
+        engine = make_engine(url)
+        migrate(engine)
     return engine
 
 
