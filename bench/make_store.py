@@ -679,12 +679,18 @@ def make_store(n: int, directory: Path, seed: int = 7) -> int:
         used.add(cid)
         ids.append(cid)
     all_ids = ids + [p.stem for p in real]
+    declared: dict[tuple[str, str], str] = {}
     for cid, c in zip(ids, claims, strict=True):
         related: list[tuple[str, str]] = []
         for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
             target = rng.choice(all_ids)
             if target != cid and target not in (r for r, _ in related):
-                related.append((target, rng.choice(RELATIONS)))
+                relation = rng.choice(RELATIONS)
+                # A link declared from both ends must name one relation (the
+                # validator refuses two), so a back-link repeats the first one.
+                relation = declared.get((target, cid), relation)
+                declared[(cid, target)] = relation
+                related.append((target, relation))
         (directory / f"{cid}.yaml").write_text(_yaml(cid, c, related), encoding="utf-8")
     for path in real:
         shutil.copyfile(path, directory / path.name)

@@ -1,0 +1,217 @@
+"""Store start-up and memory: cold and warm load, one-file reload, a 2-worker server's PSS.
+
+For each N (a generated store, see make_store.py), each step in a fresh process:
+
+* **cold**: ``load_catalog`` (validate + index) with an empty parse cache;
+* **warm**: the same with the cache the cold step left (a restart);
+* **reload one file**: a loaded ``CatalogHolder``, one claim file overwritten
+  in place, then ``reload_if_changed()`` timed until the new text is served;
+* **server**: ``ai-race serve --workers 2`` (gunicorn, preload) on the warm
+  cache, against the mock Slack Web API: time from spawn to the first signed
+  ``/ai-race`` answer delivered to its ``response_url``, then RSS of each process
+  and the total PSS (``/proc/PID/smaps_rollup``: shared pages divided among the
+  processes sharing them, so the sum is what the dyno really holds) after 200
+  queries, so pages touched by answering are counted.
+
+Wall time and CPU time (user + system) are both reported: on a shared machine
+the CPU seconds are the steadier figure.
+
+    python bench/store_bench.py --sizes 10000,100000 [--out bench/results/store.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+
+from tests.support.app_server import BOT_TOKEN, SIGNING_SECRET, free_port  # noqa: E402
+from tests.support.mock_slack import MockSlack  # noqa: E402
+from tests.support.signing import FORM, post, signed_headers, slash_command_body  # noqa: E402
+
+MB = 1024 * 1024
+QUERIES = ["deepseek open source", "nvidia chips export", "hasabis", "sora audio", "lunch"]
+
+_STEP = """
+import json, os, resource, sys, time
+from pathlib import Path
+t0, c0 = time.perf_counter(), time.process_time()
+from bot.core.catalog import CatalogHolder, load_catalog
+catalog = load_catalog(Path(sys.argv[1]))
+out = {"load_s": time.perf_counter() - t0, "load_cpu_s": time.process_time() - c0,
+       "claims": len(catalog.store), "bodies_mb": catalog.store.body_bytes / 2**20,
+       "index_arrays_mb": catalog.matcher.memory_bytes() / 2**20}
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS"):
+        out["rss_mb"] = int(line.split()[1]) / 1024
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if sys.argv[2] == "reload":
+    holder = CatalogHolder(catalog)
+    path = sorted(Path(sys.argv[1]).glob("*.yaml"))[len(catalog.store) // 2]
+    text = path.read_text()
+    marker = "Reloaded title for the benchmark"
+    start = text.index("title:")
+    end = text.index("\\n", start)
+    with path.open("r+") as handle:
+        handle.write(text[:start] + "title: " + marker + text[end:])
+        handle.truncate()
+    t1 = time.perf_counter()
+    problems = holder.reload_if_changed()
+    out["reload_s"] = time.perf_counter() - t1
+    out["reload_ok"] = not problems and holder.current.store.get(path.stem).title == marker
+    path.write_text(text)
+print(json.dumps(out))
+"""
+
+
+def _step(directory: Path, cache: Path, mode: str) -> dict:
+    env = {**os.environ, "AI_RACE_CACHE": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", _STEP, str(directory), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of one process in MB, from smaps_rollup."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("Rss:", "Pss:"):
+            values[parts[0]] = int(parts[1]) / 1024
+    return values["Rss:"], values["Pss:"]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()]
+
+
+def _signed(body: str) -> dict[str, str]:
+    return signed_headers(body, SIGNING_SECRET, content_type=FORM)
+
+
+def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
+    with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "AI_RACE_CACHE": str(cache),
+            "AI_RACE_CLAIMS": str(directory),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": mock.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp}/state.sqlite3",
+            "PORT": str(port),
+        }
+        command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        command += ["--workers", str(workers)]
+        url = f"http://127.0.0.1:{port}/slack/events"
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT)
+        try:
+            first = None
+            deadline = time.monotonic() + 600
+            while first is None and time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError("ai-race serve exited")
+                body = slash_command_body(QUERIES[0], response_url=mock.response_url("first"))
+                try:
+                    status, _, _ = post(url, body, _signed(body), timeout=5)
+                except OSError:
+                    status = 0
+                if status == 200:
+                    mock.wait_for("response", 1, timeout=60)
+                    first = time.perf_counter() - started
+                else:
+                    time.sleep(0.2)  # the server is still loading: nothing to wait on
+            for i in range(queries):
+                text = QUERIES[i % len(QUERIES)]
+                body = slash_command_body(text, response_url=mock.response_url(f"q{i}"))
+                post(url, body, _signed(body), timeout=10)
+            pids = [process.pid, *_children(process.pid)]
+            memory = {pid: _memory(pid) for pid in pids}
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {
+        "first_answer_s": first,
+        "workers": workers,
+        "master_rss_mb": memory[pids[0]][0],
+        "worker_rss_mb": [memory[p][0] for p in pids[1:]],
+        "total_pss_mb": sum(pss for _, pss in memory.values()),
+    }
+
+
+def bench_size(n: int, store: Path | None, workers: int, queries: int) -> dict:
+    directory = store or common.ensure_store(n)[0]
+    with tempfile.TemporaryDirectory(prefix="ai-race-store-bench-") as tmp:
+        cache = Path(tmp) / "cache"
+        cold = _step(directory, cache, "load")
+        warm = _step(directory, cache, "load")
+        reload = _step(directory, cache, "reload")
+        server = _server(directory, cache, workers, queries)
+    return {"n": n, "cold": cold, "warm": warm, "reload": reload, "server": server}
+
+
+def print_table(results: list[dict]) -> None:
+    print(
+        f"{'N':>8} {'cold s (cpu)':>14} {'warm s (cpu)':>14} {'reload 1 s':>11} "
+        f"{'RSS MB':>7} {'bodies MB':>9} {'first answer s':>15} {'worker RSS MB':>15} "
+        f"{'PSS MB':>7}"
+    )
+    for r in results:
+        c, w, s = r["cold"], r["warm"], r["server"]
+        workers = "/".join(f"{x:.0f}" for x in s["worker_rss_mb"])
+        print(
+            f"{r['n']:>8} {c['load_s']:>7.1f} ({c['load_cpu_s']:>4.1f}) "
+            f"{w['load_s']:>7.1f} ({w['load_cpu_s']:>4.1f}) {r['reload']['reload_s']:>11.2f} "
+            f"{w['rss_mb']:>7.0f} {w['bodies_mb']:>9.0f} {s['first_answer_s']:>15.1f} "
+            f"{workers:>15} {s['total_pss_mb']:>7.0f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        action="append",
+        default=[],
+        help="an existing store directory for each size, in order (default: generate)",
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "store.json")
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    stores = dict(zip(sizes, args.store, strict=False))
+    results = []
+    for n in sizes:
+        results.append(bench_size(n, stores.get(n), args.workers, args.queries))
+        print(json.dumps(results[-1]), file=sys.stderr)
+    print_table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
