@@ -116,6 +116,7 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     misses.add_argument(
         "--since", type=_date, metavar="ISO-DATE", help="only questions since this day"
     )
+    misses.add_argument("--team", metavar="T…", help="only this workspace's questions")
     misses.set_defaults(func=lazy("bot.commands:cmd_misses", "ai-race report"))
 
     claims = sub.add_parser("claims", help="work with claim files")

@@ -110,7 +110,7 @@ def cmd_misses(args: argparse.Namespace) -> int:
     since = datetime.combine(args.since, datetime.min.time(), tzinfo=UTC) if args.since else None
     engine = open_database(settings.database_url)
     with database_errors(settings.database_url):
-        rows = top_misses(engine, limit=args.limit, since=since)
+        rows = top_misses(engine, limit=args.limit, since=since, team_id=args.team)
     if not rows:
         print("no unanswered questions recorded")
         return EXIT_OK

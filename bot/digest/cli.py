@@ -2,10 +2,11 @@
 
 Settings come from :func:`bot.settings.load_settings`, as on Heroku:
 ``DATABASE_URL`` (default a SQLite file, see :mod:`bot.state.db`),
-``SLACK_BOT_TOKEN`` (required to post; not for ``--dry-run``),
-``SLACK_API_URL`` (the Web API base URL; tests and benchmarks point it at the
-mock), ``AI_RACE_DIGEST_CONFIG``. Tokens and database passwords are never
-printed.
+``SLACK_BOT_TOKEN`` (required to post; not for ``--dry-run``) or, with
+several workspaces, ``SLACK_CLIENT_ID`` (each subscription is posted with its
+workspace's installed token), ``SLACK_API_URL`` (the Web API base URL; tests
+and benchmarks point it at the mock), ``AI_RACE_DIGEST_CONFIG``. Tokens and
+database passwords are never printed.
 
 Each handler returns the process exit code — 0 ok, 1 a run, config or
 service problem, 2 a usage/settings error — and fails only through
@@ -31,7 +32,7 @@ from sqlalchemy import Engine
 from bot.core.errors import SettingsError, SlackUnavailable, UsageError
 from bot.digest.config_file import ConfigSubscription, load_digest_config
 from bot.digest.kinds import OutcomeStatus
-from bot.digest.runner import DigestRunner, Renderer, RunReport, plain_render
+from bot.digest.runner import DigestRunner, Renderer, RunReport, TokenSource, plain_render
 from bot.digest.schedule import local_time, next_run
 from bot.digest.subscriptions import (
     list_subscriptions,
@@ -55,6 +56,9 @@ def default_renderer() -> Renderer:
 
 
 def _client(settings: Settings, required: bool) -> WebClient | None:
+    if settings.oauth is not None:
+        # Several workspaces: no token here; the runner adds each subscription's team token.
+        return WebClient(token=None, base_url=settings.api_url, retry_handlers=[])
     if not settings.bot_token and not required:
         return None
     token = settings.require_bot_token("it is needed to post; try --dry-run")
@@ -62,11 +66,25 @@ def _client(settings: Settings, required: bool) -> WebClient | None:
     return WebClient(token=token, base_url=settings.api_url, retry_handlers=[])
 
 
+def _installed_tokens(settings: Settings, engine: Engine) -> TokenSource | None:
+    """With ``SLACK_CLIENT_ID``: each workspace's token from the installation store."""
+    if settings.oauth is None:
+        return None
+    from bot.install.tokens import InstalledTokens
+
+    return InstalledTokens(settings.oauth.client_id, engine)
+
+
 def _config_entries(settings: Settings, client: WebClient | None) -> list[ConfigSubscription]:
     """The digest config; entries without ``team`` get the token's workspace."""
     entries = load_digest_config(settings.digest_config, require_team=False)
     if all(entry.team is not None for entry in entries):
         return entries
+    if settings.oauth is not None:
+        raise SettingsError(
+            "the digest config has entries without team: with SLACK_CLIENT_ID "
+            "(several workspaces) add team: T… to each entry"
+        )
     if client is None:
         raise SettingsError(
             "the digest config has entries without team: set SLACK_BOT_TOKEN "
@@ -146,6 +164,7 @@ def _runner(
         client if client is not None else WebClient(token="", base_url=settings.api_url),
         render_factory(),
         max_workers=max(1, workers),
+        tokens=_installed_tokens(settings, engine),
     )
 
 

@@ -176,6 +176,15 @@ class Poster:
         self.max_rate_limit_retries = max_rate_limit_retries
         self.reconcile_margin = reconcile_margin
 
+    def for_token(self, token: str | None) -> Poster:
+        """This poster speaking with one workspace's ``token``; pacing stays shared."""
+        if token is None or token == self.client.token:
+            return self
+        clone = copy.copy(self)
+        clone.client = copy.copy(self.client)
+        clone.client.token = token
+        return clone
+
     def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
     ) -> PostResult:

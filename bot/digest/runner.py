@@ -82,6 +82,7 @@ from bot.digest.schedule import local_date_due
 from bot.digest.subscriptions import list_subscriptions
 from bot.state.events import EventLedger
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
+from bot.state.workspaces import TokenLoss
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,13 @@ class _HasClaims(Protocol):
 
 
 StoreProvider = Callable[[], _HasClaims]
+
+
+class TokenSource(Protocol):
+    """Each workspace's bot token, in multi-workspace mode (:mod:`bot.install.tokens`)."""
+
+    def token(self, team_id: str) -> str | None: ...
+    def forget(self, team_id: str, reason: TokenLoss) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class _Message:
     text: str
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any]
+    poster: Poster  # speaks with the subscription's workspace token
 
 
 def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -163,8 +172,12 @@ class DigestRunner:
         backoff: float = 1.0,
         channel_interval: float = 1.0,
         reconcile_margin: timedelta = timedelta(minutes=15),
+        tokens: TokenSource | None = None,
     ) -> None:
+        """``tokens``: None posts with ``client``'s own token (one workspace); else each
+        subscription's team token is looked up there, and a refused one is forgotten."""
         self.engine = engine
+        self.tokens = tokens
         self.store_provider = store_provider
         self.render = render
         self.runner_id = runner_id or f"runner-{uuid.uuid4().hex[:12]}"
@@ -239,7 +252,10 @@ class DigestRunner:
                 )
             if outcome.status == OutcomeStatus.PAUSED and outcome.error in TEAM_ERRORS:
                 with lock:
+                    first = sub.team_id not in dead_teams
                     dead_teams[sub.team_id] = outcome.error
+                if first and self.tokens is not None:  # same as an uninstall
+                    self.tokens.forget(sub.team_id, TokenLoss(outcome.error))
             return outcome
 
         report.outcomes = self._map(work, due)
@@ -345,6 +361,11 @@ class DigestRunner:
             outcome.status, outcome.text, outcome.blocks = OutcomeStatus.WOULD_POST, text, blocks
             return outcome
 
+        poster = self._poster_for(sub.team_id)
+        if poster is None:  # not installed (any more) in that workspace
+            self.ledger.pause(sub, TokenLoss.NOT_INSTALLED)
+            outcome.status, outcome.error = OutcomeStatus.PAUSED, TokenLoss.NOT_INSTALLED.value
+            return outcome
         lease = self.ledger.acquire(sub, day, pick, run_id)
         if lease is None:
             return outcome  # busy: someone else holds the row
@@ -355,7 +376,7 @@ class DigestRunner:
             tuple(pick.claim_ids),
             tuple(pick.cycles),
         )
-        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id))
+        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id), poster)
         finished = self._drive(delivery_flow(delivery, self.policy), lease, message)
         outcome.status, outcome.message_ts, outcome.error = (
             finished.status,
@@ -365,6 +386,12 @@ class DigestRunner:
         if finished.claim_ids is not None:
             outcome.claim_ids = list(finished.claim_ids)
         return outcome
+
+    def _poster_for(self, team_id: str) -> Poster | None:
+        if self.tokens is None:
+            return self.poster
+        token = self.tokens.token(team_id)
+        return self.poster.for_token(token) if token else None
 
     # ------------------------------------------------------------------ actions
 
@@ -382,12 +409,12 @@ class DigestRunner:
         if isinstance(action, Renew):
             return self._renew(lease, timedelta(seconds=action.extra))
         if isinstance(action, Post):
-            return self._post(sub.channel_id, message.text, message.blocks, message.metadata)
+            return self._post(message, sub.channel_id)
         if isinstance(action, Sleep):
             self.sleep(action.seconds)
             return None
         if isinstance(action, FindPosted):
-            return self._find_posted(sub.channel_id, message.day, lease.claimed_at)
+            return self._find_posted(message, lease.claimed_at)
         if isinstance(action, MarkPosted):
             return self._mark_posted(
                 lease, sub, message.day, action.ts, action.claim_ids, action.cycles
@@ -400,16 +427,15 @@ class DigestRunner:
     def _renew(self, lease: Lease, extra: timedelta = timedelta(0)) -> bool:
         return self.ledger.renew(lease, extra)
 
-    def _post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
-    ) -> PostResult:
-        result = self.poster.post(channel, text, blocks, metadata)
+    def _post(self, message: _Message, channel: str) -> PostResult:
+        result = message.poster.post(channel, message.text, message.blocks, message.metadata)
         log.debug("post to %s: %r", channel, result)
         return result
 
-    def _find_posted(self, channel: str, day: date, since: datetime) -> FindResult:
-        log.info("checking %s's history for the %s digest", channel, day)
-        return self.poster.find_posted(channel, day, since)
+    def _find_posted(self, message: _Message, since: datetime) -> FindResult:
+        channel = message.sub.channel_id
+        log.info("checking %s's history for the %s digest", channel, message.day)
+        return message.poster.find_posted(channel, message.day, since)
 
     def _mark_posted(
         self,
@@ -449,6 +475,7 @@ __all__ = [
     "Renderer",
     "RunReport",
     "StoreProvider",
+    "TokenSource",
     "client_without_retries",
     "load_rotation_history",
     "plain_render",

@@ -18,6 +18,9 @@ PAUSE_HELP = {
     "account_inactive": "the app's Slack account is deactivated — reinstall the app.",
     "invalid_auth": "the app's token was rejected — reinstall the app.",
     "token_revoked": "the app's token was revoked — reinstall the app.",
+    "tokens_revoked": "the app's token was revoked — reinstall the app to resume.",
+    "app_uninstalled": "the app was uninstalled from this workspace — reinstall it to resume.",
+    "not_installed": "the app is not installed in this workspace — install it to resume.",
     "off": "turned off with `/ai-race digest off` (it is declared in config/digest.yaml; "
     "remove it there to delete it, or run `/ai-race digest on` to resume).",
 }

@@ -39,14 +39,20 @@ def record_miss(engine: Engine, team_id: str, query: str, *, now: datetime | Non
 
 
 def top_misses(
-    engine: Engine, limit: int = 20, since: datetime | None = None
+    engine: Engine, limit: int = 20, since: datetime | None = None, team_id: str | None = None
 ) -> list[tuple[str, int, datetime]]:
-    """``(normalised query, times asked, last asked)``, most frequent first, then most recent."""
+    """``(normalised query, times asked, last asked)``, most frequent first, then most recent.
+
+    ``team_id`` keeps one workspace's questions: with several workspaces
+    installed, each one's report shows only what its own people asked.
+    """
     count = func.count().label("n")
     last = func.max(QueryMiss.created_at).label("last")
     stmt = select(QueryMiss.query_norm, count, last).group_by(QueryMiss.query_norm)
     if since is not None:
         stmt = stmt.where(QueryMiss.created_at >= since)
+    if team_id is not None:
+        stmt = stmt.where(QueryMiss.team_id == team_id)
     stmt = stmt.order_by(count.desc(), last.desc(), QueryMiss.query_norm).limit(limit)
     with engine.connect() as connection:
         return [(row[0], int(row[1]), row[2]) for row in connection.execute(stmt)]

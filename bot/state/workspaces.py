@@ -25,6 +25,7 @@ class TokenLoss(StrEnum):
     INVALID_AUTH = "invalid_auth"
     TOKEN_REVOKED = "token_revoked"
     ACCOUNT_INACTIVE = "account_inactive"
+    NOT_INSTALLED = "not_installed"  # a subscription whose workspace has no installation
 
 
 def pause_workspace_digests(
