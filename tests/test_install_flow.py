@@ -108,6 +108,10 @@ def test_two_workspaces_each_answered_with_their_own_token(
         )
         mock.wait_for("chat.postMessage")
         assert tokens_used(mock, "chat.postMessage") == [f"Bearer {token}"]
+        home = {"type": "app_home_opened", "user": "U123", "channel": "D1", "tab": "home"}
+        assert event(app, team_id, home, f"Ev{team_id}home") == 200
+        mock.wait_for("views.publish")
+        assert tokens_used(mock, "views.publish") == [f"Bearer {token}"]
 
 
 def test_the_same_event_id_in_two_workspaces_is_answered_in_both(
@@ -196,5 +200,14 @@ def test_uninstall_pauses_only_that_workspace_and_reinstall_resumes(
             assert answered(mock, key)["text"] == NOT_INSTALLED
             install(app.url, mock, "T1")
             assert paused_by_team(engine) == {"T1": None, "T2": None}
+            # A token Slack refuses from now on is handled like an uninstall.
+            mock.invalid_tokens.add(TOKENS["T1"])
+            _, _, key = command(app, mock, "T1", "help")
+            assert answered(mock, key)["text"] == NOT_INSTALLED
+            assert paused_by_team(engine) == {"T1": "invalid_auth", "T2": None}
+            with engine.connect() as connection:
+                teams = connection.execute(select(SLACK_BOTS.c.team_id)).scalars().all()
+            assert "T1" not in teams and "T2" in teams
         finally:
+            mock.invalid_tokens.discard(TOKENS["T1"])
             engine.dispose()

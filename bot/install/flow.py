@@ -24,6 +24,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
 from bot.install import pages
+from bot.install.tokens import ForgettingAuthorize, InstalledTokens
 from bot.settings import OAuthConfig
 from bot.state.workspaces import resume_workspace_digests
 
@@ -94,5 +95,14 @@ def build_install_flow(config: OAuthConfig, engine: Engine) -> InstallFlow:
         ),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
         callback_options=CallbackOptions(success=callbacks.success, failure=callbacks.failure),
+    )
+    # Bolt's own authorize step on the same store, which also forgets refused tokens.
+    settings.authorize = ForgettingAuthorize(
+        InstalledTokens(config.client_id, engine),
+        logger=logging.getLogger("slack_bolt.authorize"),
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        installation_store=settings.installation_store,
+        bot_only=True,
     )
     return InstallFlow(settings=settings, scopes=config.scopes)

@@ -11,13 +11,21 @@ digests pause until it installs again).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.context import BoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
 
 from bot.state.workspaces import TokenLoss, pause_workspace_digests
 
 log = logging.getLogger(__name__)
+
+REFUSED = frozenset(loss.value for loss in TokenLoss)
+"""Slack error codes that mean the token itself is dead (not a rate limit, not an outage)."""
 
 
 class InstalledTokens:
@@ -41,3 +49,35 @@ class InstalledTokens:
             reason,
             count,
         )
+
+
+class ForgettingAuthorize(InstallationStoreAuthorize):
+    """Bolt's authorize step, plus: a stored token Slack now refuses is forgotten.
+
+    Bolt checks each request's token with ``auth.test`` and, when Slack
+    refuses it, treats the team as not installed (the person sees our "not
+    installed" message) but keeps the dead row. Only then do we ask Slack
+    once more for the exact error, and on ``invalid_auth``/``token_revoked``/
+    ``account_inactive`` forget the installation and pause the team's digests,
+    as if it had been uninstalled. A rate limit or an outage forgets nothing.
+    """
+
+    def __init__(self, tokens: InstalledTokens, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tokens = tokens
+
+    def __call__(self, *, context: BoltContext, **kwargs: Any) -> AuthorizeResult | None:
+        result = super().__call__(context=context, **kwargs)
+        team_id = kwargs.get("team_id")
+        if result is not None or not team_id or kwargs.get("enterprise_id"):
+            return result
+        token = self.tokens.token(team_id)
+        if token is None:
+            return None  # simply not installed
+        try:
+            context.client.auth_test(token=token)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in REFUSED:
+                self.tokens.forget(team_id, TokenLoss(error))
+        return None
