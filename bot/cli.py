@@ -134,6 +134,12 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     stale.set_defaults(func=lazy("bot.commands:cmd_stale"))
 
+    evaluation = sub.add_parser("eval", help="matching quality on a TSV of labelled queries")
+    evaluation.add_argument("queries", type=Path, metavar="QUERIES.tsv")
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
+    evaluation.set_defaults(func=lazy("bot.eval_cli:cmd_eval", "ai-race eval"))
+
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the Slack app (HTTP via gunicorn, or --socket)")
