@@ -156,3 +156,31 @@ def test_confidence_is_a_word_and_a_probability(matcher: Matcher) -> None:
     clear = matcher.search("jensen huang deepseek").matches[0]
     assert clear.confidence.value == "strong" and clear.score >= 0.9
     assert not clear.by_meaning and "close in meaning" not in clear.reason
+
+
+# ------------------------------------------------------------ 6. suggestions
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("hassabis nobel", "Demis Hassabis"),
+        ("jensen's leather jacket", "Jensen Huang"),
+        ("nvidia earnings call this week", "Nvidia"),
+    ],
+)
+def test_suggestions_start_with_the_closest_name(matcher: Matcher, query: str, first: str) -> None:
+    result = matcher.search(query)
+    assert not result.matches
+    assert result.suggestions[0] == first
+    assert "video" not in result.suggestions  # not "close" to nvidia by letters alone
+
+
+def test_suggestions_are_unique_whatever_the_case(matcher: Matcher) -> None:
+    suggestions = matcher.search("deepseek outage").suggestions
+    assert "DeepSeek" in suggestions
+    folded = [s.casefold() for s in suggestions]
+    assert len(folded) == len(set(folded))
+
+
+def test_suggestions_include_the_nearest_title(matcher: Matcher) -> None:
+    suggestions = matcher.search("jensen's leather jacket").suggestions
+    assert any(s.startswith("Jensen Huang calls DeepSeek") for s in suggestions)

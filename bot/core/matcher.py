@@ -60,6 +60,7 @@ CANDIDATES_TO_RERANK = 30
 CANDIDATE_COVERAGE = 0.1  # a claim explaining less of the query is not judged at all
 CANDIDATE_POOL = 300  # claims per query that get a cosine
 MAX_EMBED_CHARS = 4_000
+SUGGEST_CUTOFF = 90  # "video" is not a suggestion for "nvidia" (60), "Nvidia" is (100)
 
 
 # Edit distance allowed for a query word of a given length (as search engines do).
@@ -256,7 +257,12 @@ class Matcher:
                 for near in range(length - edits, length + edits + 1)
                 for w in by_length.get(near, ())
             ]
-        self._suggestable = sorted(suggestable)
+        # One suggestion per name whatever its case; the capitalised spelling wins.
+        display: dict[str, str] = {}
+        for name in sorted(suggestable):  # "DeepSeek" sorts before "deepseek"
+            display.setdefault(fold(name).strip(), name)
+        self._suggest_display = display
+        self._suggest_keys = sorted(display)
         # Computed once per store load; immutable and shared by every thread.
         self._vectors = ClaimVectors.quantise(self._embedder.embed_many(meanings))
 
@@ -605,7 +611,9 @@ class Matcher:
         rows = np.flatnonzero((chance >= model.threshold) | lexical).tolist()
         words = _words(found.units)
         if not rows:
-            return SearchResult(query, (), self.suggest(query, found.units), words)
+            best = np.argsort(-chance, kind="stable")[:2].tolist()
+            near = [self.store.claim_at(int(found.indices[r])).title for r in best]
+            return SearchResult(query, (), self.suggest(query, found.units, near=near), words)
         rows.sort(key=lambda r: (-chance[r], self.store.ids[int(found.indices[r])]))
         floor = chance[rows[0]] * self.config.thresholds.relative_to_best
         coverage = found.coverage
@@ -632,20 +640,35 @@ class Matcher:
         )
 
     # ------------------------------------------------------------ suggestions
-    def suggest(self, query: str, units: Iterable[_Unit] = (), limit: int = 5) -> tuple[str, ...]:
-        """Nearest topics, names and entities for a query that found nothing."""
+    def suggest(
+        self, query: str, units: Iterable[_Unit] = (), limit: int = 5, near: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """Names, entities and topics closest to a query that found nothing, then ``near`` titles.
+
+        ``near`` are titles of the claims that came closest without being
+        confident. A name is close when one of its words is (nearly) one of the
+        query's ("hassabis nobel" -> Demis Hassabis; rapidfuzz
+        partial_token_ratio), closest whole name first, and deduplicated
+        case-insensitively ("deepseek" and "DeepSeek" are one suggestion). Only
+        when nothing is close do the store's biggest topics fill in.
+        """
         text = " ".join(u.word for u in units) or fold(searchable(query))[:200]
-        picks: list[str] = []
+        picks: dict[str, str] = {}
         if text.strip():
-            for choice, score, _ in process.extract(
-                text, self._suggestable, scorer=fuzz.WRatio, limit=limit, score_cutoff=60
-            ):
-                if score >= 60:
-                    picks.append(choice)
-        if len(picks) < limit:
-            for topic, _ in self.store.topic_counts():
-                if topic not in picks:
-                    picks.append(topic)
-                if len(picks) >= limit:
-                    break
-        return tuple(picks[:limit])
+            close = process.extract(
+                text,
+                self._suggest_keys,
+                scorer=fuzz.partial_token_ratio,
+                limit=20,
+                score_cutoff=SUGGEST_CUTOFF,
+            )
+            close.sort(key=lambda item: (-item[1], -fuzz.WRatio(text, item[0]), item[0]))
+            for key, _score, _ in close[:limit]:
+                picks.setdefault(key, self._suggest_display[key])
+        for title in near[:2]:
+            if len(picks) < limit:
+                picks.setdefault(title.casefold(), title)
+        if not picks:
+            for topic, _ in self.store.topic_counts()[:limit]:
+                picks.setdefault(topic.casefold(), topic)
+        return tuple(list(picks.values())[:limit])
