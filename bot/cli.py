@@ -118,6 +118,23 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     misses.add_argument("--team", metavar="T…", help="only this workspace's questions")
     misses.set_defaults(func=lazy("bot.commands:cmd_misses", "ai-race report"))
+    feedback = reports.add_parser(
+        "feedback", help="votes and notes on answers, per claim (people counted, never named)"
+    )
+    feedback.add_argument(
+        "--since",
+        type=_ranged(1, 3650),
+        default=None,
+        metavar="DAYS",
+        help="only the last DAYS days",
+    )
+    feedback.add_argument(
+        "--format",
+        choices=("table", "tsv", "json"),
+        default="table",
+        help="table (default), tsv (rows for the evaluation) or json",
+    )
+    feedback.set_defaults(func=lazy("bot.feedback.cli:cmd_feedback", "ai-race report"))
 
     claims = sub.add_parser("claims", help="work with claim files")
     claims_sub = claims.add_subparsers(dest="claims_command", required=True, metavar="ACTION")

@@ -25,7 +25,9 @@ from bot.core.freshness import Freshness
 from bot.core.matcher import SearchResult
 from bot.core.router import Verb, route
 from bot.digest.slack import DigestCommands
+from bot.feedback.payload import Click
 from bot.state.events import EventLedger
+from bot.state.feedback import record_vote, wrong_votes_since
 from bot.state.misses import record_miss
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,32 @@ class Services:
 
     def home(self) -> View:
         """The App Home for anyone: usage, what needs review, topics, recent claims."""
-        return blocks.home_view(self.current.store, freshness=self.freshness())
+        store = self.current.store
+        try:
+            reported = wrong_votes_since(self.engine, store.reviewed_of)
+        except Exception:  # the Home tab matters more than the review list
+            log.exception("could not read feedback for the App Home")
+            reported = {}
+        return blocks.home_view(store, freshness=self.freshness(), reported=reported)
+
+    def record_feedback(
+        self, click: Click, note: str | None = None, source_url: str | None = None
+    ) -> bool:
+        """Store a vote (and the form's note); False, logged, when the database is unreachable."""
+        try:
+            record_vote(
+                self.engine,
+                click.key,
+                click.vote,
+                answer_kind=click.target.kind,
+                query=click.target.query,
+                note=note,
+                source_url=source_url,
+            )
+        except Exception:
+            log.exception("could not record feedback")
+            return False
+        return True
 
     def sources_message(self, claim_id: str) -> SlackMessage:
         claim = self.current.store.get(claim_id)

@@ -263,7 +263,8 @@ def test_share_posts_the_same_answer_visibly(app: RunningApp, mock: MockSlack) -
     shared = action(app, mock, "share_answer", share["value"])
     assert shared["response_type"] == "in_channel"
     assert shared["replace_original"] is False
-    assert not buttons(shared)
+    # No private buttons (Share, More, Sources): only feedback, which anyone may give.
+    assert {b["action_id"].partition(":")[0] for b in buttons(shared)} == {"feedback"}
     assert any(t.startswith("Shared by <@U123>") for t in strings(shared["blocks"]))
     private_titles = [
         b["text"]["text"].split("\n")[0] for b in private["blocks"][1:] if b["type"] == "section"
@@ -316,7 +317,8 @@ def test_mention_at_top_level_replies_in_a_new_thread(app: RunningApp, mock: Moc
     assert call.params["channel"] == "C9"
     assert call.params["thread_ts"] == "1700000001.000100"
     assert "open-source" in call.params["text"].lower()
-    assert not buttons(call.params), "thread answers have no private-answer buttons"
+    kinds = {b["action_id"].partition(":")[0] for b in buttons(call.params)}
+    assert kinds == {"feedback"}, "thread answers have no private-answer buttons"
 
 
 def test_mention_inside_a_thread_replies_in_that_thread(app: RunningApp, mock: MockSlack) -> None:

@@ -32,6 +32,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.escape import echo, escape, link, neutral
+from bot.core.feedback import AnswerKind, FeedbackTarget, Vote
+from bot.core.feedback import action_id as feedback_action_id
 from bot.core.freshness import Freshness, ago, stale_ids
 from bot.core.matcher import Match, SearchResult
 from bot.core.presentation import (
@@ -155,6 +157,7 @@ def _claim_blocks(
     summary_limit: int,
     buttons: bool,
     freshness: Freshness | None = None,
+    feedback: FeedbackTarget | None = None,
 ) -> list[Block]:
     who = speaker_label(claim)
     heading = f"*{escape(claim.title)}*" + (f"\n_{escape(who)}_" if who else "")
@@ -172,14 +175,19 @@ def _claim_blocks(
     if match is not None:
         why = f"Why: {escape(match.reason)} · {match.confidence.value} match"
         blocks.append(_context(f"_{why}_"))
-    if buttons:
-        blocks.append(
-            ActionsBlock(
-                elements=[_button("Sources", f"{SOURCES}:{claim.id}", claim.id)],
-                block_id=f"claim:{claim.id}"[:255],
-            )
-        )
+    row = [_button("Sources", f"{SOURCES}:{claim.id}", claim.id)] if buttons else []
+    row += _feedback_buttons(feedback)
+    if row:
+        blocks.append(ActionsBlock(elements=row, block_id=f"claim:{claim.id}"[:255]))
     return blocks
+
+
+def _feedback_buttons(target: FeedbackTarget | None) -> list[ButtonElement]:
+    """Helpful / Not what I asked / Wrong or outdated, about one claim in one answer."""
+    if target is None:
+        return []
+    value = target.value()
+    return [_button(vote.label, feedback_action_id(vote), value) for vote in Vote]
 
 
 def _claim_list(
@@ -190,8 +198,13 @@ def _claim_list(
     *,
     buttons: bool,
     freshness: Freshness | None = None,
+    feedback: tuple[str, AnswerKind] | None = None,
 ) -> list[Block]:
-    """Several claims, divided, each with its match reason when there is one."""
+    """Several claims, divided, each with its match reason when there is one.
+
+    ``feedback`` (the question and where the answer is shown) adds the feedback
+    buttons under every claim.
+    """
     blocks: list[Block] = []
     for i, (claim, match) in enumerate(items):
         if i:
@@ -204,6 +217,7 @@ def _claim_list(
             summary_limit=summary_limit,
             buttons=buttons,
             freshness=freshness,
+            feedback=FeedbackTarget(claim.id, feedback[0], feedback[1]) if feedback else None,
         )
     return blocks
 
@@ -242,7 +256,13 @@ def answer_message(
         blocks: list[Block] = [_section(intro)]
         items = [(m.claim, m) for m in result.matches]
         blocks += _claim_list(
-            store, items, sources, summary_limit, buttons=True, freshness=freshness
+            store,
+            items,
+            sources,
+            summary_limit,
+            buttons=True,
+            freshness=freshness,
+            feedback=(neutral(result.query), AnswerKind.PRIVATE),
         )
         query_state = neutral(result.query)[:QUERY_IN_BUTTON]
         state = {"q": query_state, "ids": [m.claim.id for m in result.matches]}
@@ -275,8 +295,15 @@ def public_answer_message(
     def build(sources: int, summary_limit: int) -> SlackMessage:
         blocks: list[Block] = [_section(f"AI race claims for *“{echo(query)}”*")]
         items = [(c, reasons.get(c.id)) for c in claims]
+        kind = AnswerKind.SHARED if shared_by else AnswerKind.THREAD
         blocks += _claim_list(
-            store, items, sources, summary_limit, buttons=False, freshness=freshness
+            store,
+            items,
+            sources,
+            summary_limit,
+            buttons=False,
+            freshness=freshness,
+            feedback=(neutral(query), kind),
         )
         footer = f"`{COMMAND} {echo(query, 80)}` · ask privately with `{COMMAND}`"
         if shared_by and _USER_ID.fullmatch(shared_by):
@@ -452,6 +479,10 @@ def digest_message(claims: Sequence[Claim], local_date: date, timezone: str) -> 
                 )
             )
             blocks += _stale_context(claim, freshness)
+            feedback = FeedbackTarget(claim.id, "", AnswerKind.DIGEST)
+            blocks.append(
+                ActionsBlock(elements=_feedback_buttons(feedback), block_id=f"claim:{claim.id}")
+            )
         blocks.append(DividerBlock())
         blocks.append(
             _context(f":thread: Discuss in this thread · digest for {escape(timezone)} time")

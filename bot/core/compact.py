@@ -156,6 +156,11 @@ class ClaimStore:
             for i, claim_id in enumerate(self.ids)
         ]
 
+    def reviewed_of(self, claim_id: str) -> date | None:
+        """The claim's ``reviewed`` date without reading its body; None for an unknown id."""
+        index = self._position.get(claim_id)
+        return None if index is None else date.fromordinal(int(self._reviewed[index]))
+
     def review_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """``reviewed`` ordinals and own review intervals (0: none), indexed like ``ids``.
 

@@ -167,3 +167,43 @@ SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
 SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     Base.metadata, SQLAlchemyOAuthStateStore.default_table_name
 )
+
+
+class FeedbackVote(Base):
+    """One person's latest vote on one claim in one answer (Helpful / Not what I asked / Wrong).
+
+    The person is kept only as ``voter``, a hash of workspace and user id: enough
+    to replace their earlier vote on the same answer and claim, and to count
+    people, never to name them. ``note`` and ``source_url`` come from the
+    "Wrong or outdated" form. ``message_ts`` identifies the answer within its
+    channel (an ephemeral answer has one too).
+    """
+
+    __tablename__ = "feedback_votes"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id",
+            "enterprise_id",
+            "channel_id",
+            "message_ts",
+            "claim_id",
+            "voter",
+            name="uq_feedback_vote",
+        ),
+        Index("ix_feedback_votes_claim", "claim_id", "vote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")  # "" outside Enterprise Grid
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(80))
+    voter: Mapped[str] = mapped_column(String(64))
+    vote: Mapped[str] = mapped_column(String(16))  # bot.feedback.votes.VoteKind
+    answer_kind: Mapped[str] = mapped_column(String(16))  # private | shared | thread | digest
+    query: Mapped[str] = mapped_column(String(QUERY_MAX_CHARS), default="")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
