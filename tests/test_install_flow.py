@@ -176,6 +176,10 @@ def _long_ago() -> datetime:
     return datetime(2000, 1, 1)  # slack_sdk stores naive UTC
 
 
+# PostgreSQL only: the browser test runs the same uninstall on SQLite.
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_uninstall_pauses_only_that_workspace_and_reinstall_resumes(
     db_url: str, mock: MockSlack, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
