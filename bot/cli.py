@@ -134,6 +134,7 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default="table",
         help="table (default), tsv (rows for the evaluation) or json",
     )
+    feedback.add_argument("--team", metavar="T…", help="only this workspace's votes")
     feedback.set_defaults(func=lazy("bot.feedback.cli:cmd_feedback", "ai-race report"))
 
     claims = sub.add_parser("claims", help="work with claim files")

@@ -1,4 +1,4 @@
-"""Digests, misses and tokens with several workspaces installed (``SLACK_CLIENT_ID`` set).
+"""Digests, misses, feedback and tokens with several workspaces installed (``SLACK_CLIENT_ID`` set).
 
 Installations are saved with slack_sdk's own store (the OAuth flow that saves
 them is tested in ``test_install_flow.py``); ``ai-race digest run`` then has to
@@ -18,7 +18,9 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from sqlalchemy import Engine
 
 from bot.cli import build_parser
+from bot.core.feedback import AnswerKind, Vote
 from bot.digest.subscriptions import subscribe
+from bot.state.feedback import VoteKey, record_vote, voter_hash
 from bot.state.misses import record_miss
 from bot.state.workspaces import TokenLoss, pause_workspace_digests
 from tests.support.installs import TOKENS, paused_by_team
@@ -123,3 +125,14 @@ def test_the_miss_report_shows_one_workspace_at_a_time(
     assert cli("report", "misses", "--team", "T1") == 0
     out = capsys.readouterr().out
     assert "quantum chips in orbit" in out and "robot dogs" not in out
+
+
+def test_the_feedback_report_shows_one_workspace_at_a_time(
+    db_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for team_id, claim_id in (("T1", "claim-from-one"), ("T2", "claim-from-two")):
+        key = VoteKey(team_id, "", "C1", "1.000001", claim_id, voter_hash(team_id, "U123"))
+        record_vote(db_engine, key, Vote.HELPFUL, answer_kind=AnswerKind.PRIVATE, query="chips")
+    assert cli("report", "feedback", "--team", "T2", "--format", "json") == 0
+    out = capsys.readouterr().out
+    assert "claim-from-two" in out and "claim-from-one" not in out

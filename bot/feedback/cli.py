@@ -1,4 +1,4 @@
-"""``ai-race report feedback [--since DAYS] [--format table|tsv|json]`` (parsed in bot/cli.py)."""
+"""``ai-race report feedback [--since DAYS] [--team T…] [--format …]`` (parsed in bot/cli.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         since = utcnow() - timedelta(days=args.since) if args.since else None
         engine = open_database(settings.database_url)
         with database_errors(settings.database_url):
-            entries = feedback_by_claim(engine, since)
+            entries = feedback_by_claim(engine, since, team_id=args.team)
     print(render(entries, fmt))
     return EXIT_OK

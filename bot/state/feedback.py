@@ -89,8 +89,14 @@ class ClaimFeedback:
     queries: list[tuple[str, str]] = field(default_factory=list)  # (vote, question) per vote
 
 
-def feedback_by_claim(engine: Engine, since: datetime | None = None) -> list[ClaimFeedback]:
-    """Every claim with feedback since ``since``, most votes first, then by id."""
+def feedback_by_claim(
+    engine: Engine, since: datetime | None = None, team_id: str | None = None
+) -> list[ClaimFeedback]:
+    """Every claim with feedback since ``since``, most votes first, then by id.
+
+    ``team_id`` keeps one workspace's votes: with several workspaces installed,
+    each one's report shows only what its own people said.
+    """
     stmt = select(
         FeedbackVote.claim_id,
         FeedbackVote.voter,
@@ -102,6 +108,8 @@ def feedback_by_claim(engine: Engine, since: datetime | None = None) -> list[Cla
     ).order_by(FeedbackVote.updated_at, FeedbackVote.id)
     if since is not None:
         stmt = stmt.where(FeedbackVote.updated_at >= since)
+    if team_id is not None:
+        stmt = stmt.where(FeedbackVote.team_id == team_id)
     claims: dict[str, ClaimFeedback] = {}
     people: dict[str, set[str]] = defaultdict(set)
     with engine.connect() as connection:
