@@ -23,9 +23,11 @@ from bot.core.blocks import SlackMessage
 from bot.core.catalog import Catalog, CatalogHolder
 from bot.core.freshness import Freshness
 from bot.core.matcher import SearchResult
+from bot.core.revisions import content_hash
 from bot.core.router import Verb, route
 from bot.digest.slack import DigestCommands
 from bot.feedback.payload import Click
+from bot.state.citations import Citation, record_citations
 from bot.state.events import EventLedger
 from bot.state.feedback import record_vote, wrong_votes_since
 from bot.state.misses import record_miss
@@ -140,6 +142,36 @@ class Services:
             log.exception("could not read feedback for the App Home")
             reported = {}
         return blocks.home_view(store, freshness=self.freshness(), reported=reported)
+
+    def record_citations(
+        self,
+        team_id: str,
+        enterprise_id: str,
+        kind: str,
+        channel: str,
+        thread_ts: str,
+        message_ts: str,
+        claim_ids: tuple[str, ...],
+    ) -> None:
+        """Remember a public post of these claims, with what each said (its content hash)."""
+        store = self.current.store
+        record_citations(
+            self.engine,
+            [
+                Citation(
+                    team_id=team_id,
+                    enterprise_id=enterprise_id,
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    message_ts=message_ts,
+                    claim_id=claim.id,
+                    content_hash=content_hash(claim),
+                    reviewed=claim.reviewed,
+                    kind=kind,
+                )
+                for claim in store.get_many(claim_ids)
+            ],
+        )
 
     def record_feedback(
         self, click: Click, note: str | None = None, source_url: str | None = None

@@ -72,6 +72,8 @@ class SlackMessage:
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    # Claims this message shows in full; a public post of it is recorded as citing them.
+    cites: tuple[str, ...] = ()
     _payload: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
@@ -310,7 +312,8 @@ def public_answer_message(
             footer = f"Shared by <@{shared_by}> · {footer}"
         blocks.append(_context(footer))
         titles = "; ".join(c.title for c in claims)
-        return SlackMessage(f"AI race claims for “{echo(query)}”: {escape(titles)}", blocks)
+        text = f"AI race claims for “{echo(query)}”: {escape(titles)}"
+        return SlackMessage(text, blocks, cites=tuple(c.id for c in claims))
 
     return _fit(build, _ANSWER_TIERS)
 
@@ -488,7 +491,8 @@ def digest_message(claims: Sequence[Claim], local_date: date, timezone: str) -> 
             _context(f":thread: Discuss in this thread · digest for {escape(timezone)} time")
         )
         titles = "; ".join(c.title for c in claims)
-        return SlackMessage(escape(f"AI race digest for {day}: {titles}"), blocks)
+        text = escape(f"AI race digest for {day}: {titles}")
+        return SlackMessage(text, blocks, cites=tuple(c.id for c in claims))
 
     return _fit(build, ({"summary_limit": 400}, {"summary_limit": 200}, {"summary_limit": 100}))
 

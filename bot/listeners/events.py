@@ -7,6 +7,7 @@ where a 429 is rescheduled instead of slept on.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -16,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
-from bot.listeners.replies import enqueue, to_thread
+from bot.corrections.citing import CitingThreadDelivery
+from bot.listeners.replies import enqueue
 from bot.services import Services
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -30,10 +32,14 @@ def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClien
     services: Services = context["services"]
     thread_ts = event.get("thread_ts") or event["ts"]
     bot_user_id, team_id = context.bot_user_id, context.team_id
+    # The reply is public: record the claims it cites, for corrections later.
+    record = functools.partial(
+        services.record_citations, team_id or "", context.enterprise_id or "", "thread"
+    )
     enqueue(
         services,
         lambda: mention_reply(services, event, client, bot_user_id, team_id),
-        to_thread(client, event["channel"], thread_ts),
+        CitingThreadDelivery(client, event["channel"], thread_ts, record),
         "mention reply",
     )
 

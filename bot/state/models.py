@@ -207,3 +207,32 @@ class FeedbackVote(Base):
     source_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ClaimCitation(Base):
+    """Where the app showed a claim in public, and what the claim said then.
+
+    Thread replies, shared answers and digests — never private answers. The
+    ``content_hash`` (bot.core.revisions) is what a later correction compares
+    with; ``thread_ts`` is where a correction would reply.
+    """
+
+    __tablename__ = "claim_citations"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "channel_id", "message_ts", "claim_id", name="uq_claim_citation"
+        ),
+        Index("ix_claim_citations_claim", "claim_id", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(80))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    reviewed: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # shared | thread | digest
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

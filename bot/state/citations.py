@@ -1,0 +1,70 @@
+"""Public posts of claims, recorded once per (workspace, channel, message, claim).
+
+Recording is an insert that ignores a row already there, so a retried post
+or a second process recording the same message cannot make duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.state.models import ClaimCitation, utcnow
+
+
+@dataclass(frozen=True)
+class Citation:
+    team_id: str
+    enterprise_id: str
+    channel_id: str
+    thread_ts: str
+    message_ts: str
+    claim_id: str
+    content_hash: str
+    reviewed: date
+    kind: str
+
+
+def record_citations(
+    engine: Engine, citations: Iterable[Citation], *, now: datetime | None = None
+) -> int:
+    """Store each citation once; returns how many were new."""
+    rows = [{**c.__dict__, "posted_at": now or utcnow()} for c in citations]
+    if not rows:
+        return 0
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(ClaimCitation)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "message_ts", "claim_id"])
+    )
+    with engine.begin() as connection:
+        return connection.execute(stmt).rowcount
+
+
+def citations_since(engine: Engine, since: datetime) -> list[Citation]:
+    """Every citation posted since ``since``, oldest first (what corrections look at)."""
+    stmt = (
+        select(ClaimCitation)
+        .where(ClaimCitation.posted_at >= since)
+        .order_by(ClaimCitation.posted_at, ClaimCitation.id)
+    )
+    with engine.connect() as connection:
+        return [
+            Citation(
+                r.team_id,
+                r.enterprise_id,
+                r.channel_id,
+                r.thread_ts,
+                r.message_ts,
+                r.claim_id,
+                r.content_hash,
+                r.reviewed,
+                r.kind,
+            )
+            for r in connection.execute(stmt)
+        ]
