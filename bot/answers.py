@@ -63,7 +63,7 @@ def _retry_after(headers: Any, default: float = 1.0) -> float:
     values = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
     value = values[0] if isinstance(values, list) else values
     try:
-        return max(float(value), 0.0)
+        return max(float(str(value)), 0.0)
     except (TypeError, ValueError):
         return default
 

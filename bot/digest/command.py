@@ -171,15 +171,15 @@ def parse_digest_command(text: str) -> DigestCommand:
                     f"Example: `{EXAMPLE}`"
                 )
             once("timezone", token, zone)
-    topics = found.get("topics")
+    chosen: tuple[str, ...] | None = found.get("topics")
     return DigestCommand(
         "on",
         time=found.get("time"),
         timezone=found.get("timezone"),
         days=found.get("days"),
         claims_per_digest=found.get("claims"),
-        topics=topics or None,
-        clear_topics=topics == (),
+        topics=chosen or None,
+        clear_topics=chosen == (),
     )
 
 

@@ -402,7 +402,7 @@ class DigestRunner:
             while True:
                 answer = self._perform(flow.send(answer), lease, message)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
 
     def _perform(self, action: Action, lease: Lease, message: _Message) -> Any:
         sub = message.sub

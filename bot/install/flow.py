@@ -13,6 +13,7 @@ uninstall paused when the workspace installs again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from slack_bolt import BoltResponse
 from slack_bolt.oauth import OAuthFlow
@@ -52,7 +53,7 @@ class _Callbacks:
         self.engine = engine
         self.slack_url = slack_url
 
-    def _cookie_cleared(self, settings: OAuthSettings) -> dict[str, str]:
+    def _cookie_cleared(self, settings: OAuthSettings) -> dict[str, str | Sequence[str]]:
         return {
             "Content-Type": _HTML,
             "Set-Cookie": settings.state_utils.build_set_cookie_for_deletion(),

@@ -65,7 +65,8 @@ def more(
     services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
 ) -> SlackMessage:
     state = _state(action)
-    offset = state.get("o") if isinstance(state.get("o"), int) else 0
+    raw = state.get("o")
+    offset = raw if isinstance(raw, int) else 0
     return services.search_message(str(state.get("q", "")), context.team_id, max(offset, 0))
 
 

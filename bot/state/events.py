@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +28,7 @@ class EventLedger:
         self.engine = engine
         self.clock = clock
         dialect = engine.dialect.name
+        self._insert: Any
         if dialect == "postgresql":
             self._insert = postgresql.insert
         elif dialect == "sqlite":
