@@ -270,3 +270,20 @@ def test_reload_if_changed_notices_new_files_only(store_dir: Path) -> None:
     )
     assert holder.reload_if_changed() == []
     assert holder.current is not before and len(holder.current.store) == 12
+
+
+def test_a_duplicate_key_is_an_error_at_its_line_not_a_silent_overwrite(store_dir: Path) -> None:
+    path = store_dir / "sora2-audio-tell.yaml"
+    line = _edit(path, "summary:", "summary: first version\nsummary:")
+    problem = _only_problem(store_dir)
+    assert (problem.path, problem.line) == (str(path), line + 1)
+    assert f"'summary' is given twice (also on line {line})" in problem.message
+
+
+def test_a_file_given_as_the_directory_says_so(store_dir: Path) -> None:
+    path = store_dir / "sora2-audio-tell.yaml"
+    store, problems = validate_dir(path, today=TODAY)
+    assert store is None
+    assert [p.message for p in problems] == [
+        "is a file, not a directory: give the directory that holds the claim files"
+    ]

@@ -155,9 +155,12 @@ def validate_dir(
         cache_dir = cache_dir_from_env()
     cache = ParseCache(directory, cache_dir or None)
     if not directory.is_dir():
-        return None, [
-            Problem(str(directory), None, "(directory)", "claim directory does not exist")
-        ]
+        what = (
+            "is a file, not a directory: give the directory that holds the claim files"
+            if directory.exists()
+            else "claim directory does not exist"
+        )
+        return None, [Problem(str(directory), None, "(directory)", what)]
     files = claim_files(directory)
     if not files:
         return None, [Problem(str(directory), None, "(directory)", "no claim files (*.yaml) found")]

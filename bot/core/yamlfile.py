@@ -17,9 +17,36 @@ import yaml
 from bot.core.problems import Loc
 
 try:
-    SafeLoader: type = yaml.CSafeLoader
+    _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    SafeLoader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names the same key twice; YAML would silently keep the last value."""
+
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class SafeLoader(_BaseLoader):
+    """libyaml's safe loader that refuses duplicate keys instead of keeping the last one.
+
+    Only the mapping constructor is Python (libyaml still parses), and the
+    check is one dict per mapping, so the fast path stays fast.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise DuplicateKeyError(key_node.value, line, first[key_node.value])
+            first[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 class YamlSyntaxError(Exception):
@@ -76,6 +103,12 @@ def parse_yaml(path: Path, text: str) -> YamlDocument:
     """Parse ``text`` (read from ``path``); raise YamlSyntaxError with the line."""
     try:
         data = yaml.load(text, Loader=SafeLoader)
+    except DuplicateKeyError as exc:
+        message = (
+            f"{exc.key!r} is given twice (also on line {exc.first_line}); "
+            "keep one — YAML would silently use the last"
+        )
+        raise YamlSyntaxError(message, exc.line) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
