@@ -104,7 +104,7 @@ def _drop_duplicate_events(services: Services) -> Callable[..., Any]:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         # Keyed by workspace too: ids are only promised unique per app and team.
         key = f"{body.get('team_id') or body.get('enterprise_id') or '-'}:{event_id}"
-        if event_id and not services.events.first_time(key[:64]):
+        if event_id and not services.first_delivery(key[:64]):
             logger.info("dropping duplicate delivery of event %s", event_id)
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         return next()

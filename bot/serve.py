@@ -79,7 +79,14 @@ class WebApp:
             "GET",
             "HEAD",
         ):
-            body = json.dumps({"ok": True, "claims": len(self.services.current.store)}).encode()
+            # 200 while answers work; "database": "degraded" when only the extras are out.
+            body = json.dumps(
+                {
+                    "ok": True,
+                    "claims": len(self.services.current.store),
+                    "database": self.services.db.probe().value,
+                }
+            ).encode()
             start_response(
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )

@@ -30,6 +30,7 @@ from bot.feedback.payload import Click
 from bot.state.citations import Citation, record_citations
 from bot.state.events import EventLedger
 from bot.state.feedback import record_vote, wrong_votes_since
+from bot.state.guard import DatabaseGuard
 from bot.state.misses import record_miss
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,16 @@ class Services:
     # Stale-claim badges are judged on this day; tests move it instead of waiting.
     today: Callable[[], date] = date.today
     review_every: int | None = None  # None: config/freshness.yaml
+    guard: DatabaseGuard | None = None
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = DatabaseGuard(self.engine)
+
+    @property
+    def db(self) -> DatabaseGuard:
+        assert self.guard is not None
+        return self.guard
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Services:
         return self
@@ -80,11 +91,21 @@ class Services:
         log.warning("answer queue full (%d waiting): answering 'busy'", self.answers.pending())
 
     def note_miss(self, team_id: str | None, query: str) -> None:
-        """Remember what people looked for and did not find; never fail an answer for it."""
-        try:
-            record_miss(self.engine, team_id or "unknown", query)
-        except Exception:  # the answer matters more than the statistics
-            log.exception("could not record a missed query")
+        """Remember what people looked for and did not find; never fail or delay an answer."""
+        self.db.call(
+            lambda engine: record_miss(engine, team_id or "unknown", query),
+            False,
+            what="miss logging",
+        )
+
+    def first_delivery(self, event_id: str) -> bool:
+        """True unless the event was seen before; True as well when the database is out of reach.
+
+        Answering a retry twice during an outage is better than answering nothing.
+        """
+        return self.db.call(
+            lambda _engine: self.events.first_time(event_id), True, what="event de-duplication"
+        )
 
     def search_message(self, query: str, team_id: str | None, offset: int = 0) -> SlackMessage:
         result, has_more = self._search(query, team_id, offset)

@@ -8,12 +8,17 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.answers import BUSY_TEXT, Answer
-from bot.core.blocks import SlackMessage
+from bot.core.blocks import SlackMessage, notice_message
 from bot.core.router import Verb, route
 from bot.listeners.replies import to_response_url
 from bot.services import Services
 
 COMMAND = "/ai-race"
+DIGEST_TIMEOUT = 10.0  # users.info and a few small queries; far less unless something is down
+DATABASE_DOWN = (
+    "Digest settings are unavailable right now (the database cannot be reached). "
+    "Searching still works; please try the digest command again in a few minutes."
+)
 
 
 def register(app: App) -> None:
@@ -39,5 +44,11 @@ def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext, client:
 def answer(services: Services, command: dict[str, Any], client: WebClient) -> SlackMessage:
     text = command.get("text", "")
     if route(text).verb is Verb.DIGEST and services.digest is not None:
-        return services.digest.handle(command, client)
+        digest = services.digest
+        return services.db.call(
+            lambda _engine: digest.handle(command, client),
+            notice_message(DATABASE_DOWN),
+            what="digest command",
+            timeout=DIGEST_TIMEOUT,
+        )
     return services.command_message(text, command.get("team_id"))

@@ -39,6 +39,20 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_FILENAME = "ai-race.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CLIENT_TIMEOUTS = {
+    "connect_timeout": 5,  # seconds, for the whole connection start-up
+    "keepalives": 1,
+    "keepalives_idle": 10,  # seconds of silence before the first probe
+    "keepalives_interval": 5,
+    "keepalives_count": 3,  # a silent peer is declared dead after ~25 s
+    "tcp_user_timeout": 15_000,  # ms that sent data may stay unacknowledged
+}
+PG_SERVER_TIMEOUTS = {
+    "statement_timeout": "30s",
+    "lock_timeout": "15s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+PG_POOL_TIMEOUT_S = 5  # waiting for a free pooled connection
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 _PG_LOCK_NAMESPACE = "ai-race-bot:migrate:"
 
@@ -109,7 +123,9 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
         _configure_sqlite(engine, wal=path is not None)
     else:
         kwargs.setdefault("pool_pre_ping", True)
-        engine = create_engine(parsed, **kwargs)
+        kwargs.setdefault("pool_timeout", PG_POOL_TIMEOUT_S)
+        connect_args = {**postgres_timeouts(parsed), **kwargs.pop("connect_args", {})}
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     log.debug("database engine for %s", redact_url(parsed))
     return engine
 
@@ -147,6 +163,20 @@ def open_database(url: str | URL) -> Engine:
         engine = make_engine(url)
         migrate(engine)
     return engine
+
+
+def postgres_timeouts(url: URL) -> dict[str, Any]:
+    """libpq settings so a dead or half-open server fails a call instead of hanging it.
+
+    ``connect_timeout`` bounds connecting; TCP keepalives and
+    ``tcp_user_timeout`` notice a peer that vanished without closing (a
+    partition, a NAT or PaaS proxy dropping state); ``statement_timeout``,
+    ``lock_timeout`` and ``idle_in_transaction_session_timeout`` bound the
+    server side. Options already in the URL (e.g. ``-csearch_path=…``) are kept.
+    """
+    ours = " ".join(f"-c{name}={value}" for name, value in PG_SERVER_TIMEOUTS.items())
+    existing = str(url.query.get("options") or "").strip()
+    return {**PG_CLIENT_TIMEOUTS, "options": f"{existing} {ours}".strip()}
 
 
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
