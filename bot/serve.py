@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
@@ -35,6 +36,7 @@ from bot.services import Services
 from bot.settings import Settings, load_settings
 from bot.state.db import make_engine, open_database
 from bot.state.events import EventLedger
+from bot.state.housekeeping import PRUNE_INTERVAL_S, prune_state
 
 log = logging.getLogger(__name__)
 RELOAD_INTERVAL = 30.0
@@ -110,6 +112,26 @@ def start_watcher(services: Services) -> threading.Event:
     return stop
 
 
+def start_housekeeping(services: Services, miss_retention: timedelta) -> threading.Event:
+    """Prune old event ids and missed queries now and hourly (see bot.state.housekeeping)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            pruned = services.db.call(
+                lambda engine: prune_state(engine, miss_retention=miss_retention),
+                None,
+                what="pruning old state",
+                timeout=60,
+            )
+            if pruned is not None:
+                log.info("pruned %d event ids, %d missed queries", pruned.events, pruned.misses)
+            stop.wait(PRUNE_INTERVAL_S)
+
+    threading.Thread(target=loop, name="housekeeping", daemon=True).start()
+    return stop
+
+
 class ProductionServer(BaseApplication):
     """gunicorn, configured in code so ``ai-race serve`` is the one command to run."""
 
@@ -126,11 +148,12 @@ class ProductionServer(BaseApplication):
         return self.web_app
 
 
-def _post_fork(services: Services) -> Callable[[Any, Any], None]:
+def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
     def hook(_server: Any, _worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
         start_watcher(services)
+        start_housekeeping(services, settings.miss_retention)
 
     return hook
 
@@ -180,6 +203,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         start_watcher(services)
+        start_housekeeping(services, settings.miss_retention)
         print(f"ai-race serve: Socket Mode, {claims} claims", flush=True)
         SocketModeHandler(app, settings.app_token).start()
         return 0
@@ -192,7 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "preload_app": True,
         "timeout": 30,
         "graceful_timeout": 10,
-        "post_fork": _post_fork(services),
+        "post_fork": _post_fork(services, settings),
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
     }

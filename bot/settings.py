@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,6 +36,7 @@ DEFAULT_API_URL = DEFAULT_SLACK_URL + "api/"
 DEFAULT_PORT = 3000
 DEFAULT_WEB_CONCURRENCY = 2
 DEFAULT_ANSWER_QUEUE = 200
+DEFAULT_MISS_RETENTION_DAYS = 90
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 _BOT_TOKEN_HINT = (
@@ -74,7 +76,12 @@ class Settings:
     digest_config: Path | None = None  # None: the repository's config/digest.yaml
     web_concurrency: int = DEFAULT_WEB_CONCURRENCY
     answer_queue: int = DEFAULT_ANSWER_QUEUE  # answers waiting for a thread (bot.answers)
+    miss_retention_days: int = DEFAULT_MISS_RETENTION_DAYS  # bot.state.housekeeping
     oauth: OAuthConfig | None = None
+
+    @property
+    def miss_retention(self) -> timedelta:
+        return timedelta(days=self.miss_retention_days)
 
     @property
     def multi_workspace(self) -> bool:
@@ -226,6 +233,9 @@ def load_settings(
         digest_config=_path(env, "AI_RACE_DIGEST_CONFIG"),
         web_concurrency=_number(env, "WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY, 1, 64),
         answer_queue=_number(env, "AI_RACE_ANSWER_QUEUE", DEFAULT_ANSWER_QUEUE, 1, 100_000),
+        miss_retention_days=_number(
+            env, "AI_RACE_MISS_RETENTION_DAYS", DEFAULT_MISS_RETENTION_DAYS, 1, 36_500
+        ),
         oauth=oauth,
     )
 

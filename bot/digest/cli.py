@@ -41,6 +41,7 @@ from bot.digest.subscriptions import (
 )
 from bot.settings import Settings, load_settings
 from bot.state.db import database_errors, database_exists, open_database
+from bot.state.housekeeping import prune_state
 
 RenderFactory = Callable[[], Renderer]
 
@@ -143,11 +144,15 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
         sync_config_subscriptions(engine, entries)
         runner = _runner(engine, client, settings, render_factory, args.workers)
         if not args.forever:
-            return _print_report(runner.run_once(now=args.at))
+            report = runner.run_once(now=args.at)
+            prune_state(engine, miss_retention=settings.miss_retention)
+            return _print_report(report)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        runner.run_forever(interval=args.interval, stop_event=stop)
+        runner.run_forever(
+            interval=args.interval, stop_event=stop, miss_retention=settings.miss_retention
+        )
     return 0
 
 

@@ -80,7 +80,7 @@ from bot.digest.poster import (
 from bot.digest.rotation import Rotatable, RotationPick, choose_claims
 from bot.digest.schedule import local_date_due
 from bot.digest.subscriptions import list_subscriptions
-from bot.state.events import EventLedger
+from bot.state.housekeeping import DEFAULT_MISS_RETENTION, prune_state
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 from bot.state.workspaces import TokenLoss
 
@@ -274,12 +274,15 @@ class DigestRunner:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def run_forever(
-        self, interval: float = 60.0, stop_event: threading.Event | None = None
+        self,
+        interval: float = 60.0,
+        stop_event: threading.Event | None = None,
+        miss_retention: timedelta = DEFAULT_MISS_RETENTION,
     ) -> None:
         """Run every ``interval`` seconds until ``stop_event`` is set (the ``clock`` process).
 
-        Also prunes the processed-event ledger about once an hour, so the web
-        processes never need a housekeeping job of their own.
+        Also prunes old event ids and missed queries about once an hour
+        (:mod:`bot.state.housekeeping`; the web processes do the same).
         """
         stop = stop_event or threading.Event()
         last_prune = float("-inf")
@@ -291,10 +294,10 @@ class DigestRunner:
                 log.exception("digest run failed; retrying in %s s", interval)
             if started - last_prune >= 3600:
                 try:
-                    EventLedger(self.engine).prune()
+                    prune_state(self.engine, miss_retention=miss_retention)
                     last_prune = started
                 except Exception:
-                    log.exception("pruning processed events failed")
+                    log.warning("pruning old state failed; retrying in an hour")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     # ------------------------------------------------------------------ decisions
