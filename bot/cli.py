@@ -172,8 +172,14 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="processes (default $WEB_CONCURRENCY or 2)",
     )
+    # Request threads only verify and ack (answers run on bot.answers' own
+    # threads), and mostly wait on sockets: many are cheap, and they keep a
+    # few stalled clients from holding every one.
     serve.add_argument(
-        "--threads", type=_ranged(1, 64), default=8, help="threads per process (default 8)"
+        "--threads",
+        type=_ranged(1, 256),
+        default=32,
+        help="request threads per process (default 32)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=lazy("bot.serve:cmd_serve", "ai-race serve"))

@@ -40,6 +40,8 @@ from bot.state.housekeeping import PRUNE_INTERVAL_S, prune_state
 
 log = logging.getLogger(__name__)
 RELOAD_INTERVAL = 30.0
+WORKER_CONNECTIONS = 250  # open connections per worker; more wait in the listen backlog
+KEEPALIVE_S = 2  # an idle connection is closed after this; Slack opens new ones anyway
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -211,7 +213,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = {
         "bind": f"{args.host}:{settings.port}",
         "workers": workers,
-        "worker_class": "gthread",
+        # Idle or stalled clients go back to the poller or time out (bot.worker).
+        "worker_class": "bot.worker.SlackThreadWorker",
+        "worker_connections": WORKER_CONNECTIONS,
+        "keepalive": KEEPALIVE_S,
         "threads": args.threads,
         "preload_app": True,
         "timeout": 30,

@@ -168,7 +168,7 @@ def test_healthz_reports_claims(app: RunningApp) -> None:
 
     with urllib.request.urlopen(f"{app.url}/healthz") as response:
         assert response.status == 200
-        assert json.load(response) == {"ok": True, "claims": len(STORE)}
+        assert json.load(response) == {"ok": True, "claims": len(STORE), "database": "ok"}
     # Started with -v: one line says where it listens, in which mode, with how many claims;
     # Bolt is built without its "token will be unused" warning and Alembic stays quiet.
     log = app.log()
