@@ -157,11 +157,12 @@ class Services:
     def home(self) -> View:
         """The App Home for anyone: usage, what needs review, topics, recent claims."""
         store = self.current.store
-        try:
-            reported = wrong_votes_since(self.engine, store.reviewed_of)
-        except Exception:  # the Home tab matters more than the review list
-            log.exception("could not read feedback for the App Home")
-            reported = {}
+        # The Home tab matters more than the review list: without the database, none.
+        reported = self.db.call(
+            lambda engine: wrong_votes_since(engine, store.reviewed_of),
+            {},
+            what="reading feedback for the App Home",
+        )
         return blocks.home_view(store, freshness=self.freshness(), reported=reported)
 
     def record_citations(
@@ -198,9 +199,10 @@ class Services:
         self, click: Click, note: str | None = None, source_url: str | None = None
     ) -> bool:
         """Store a vote (and the form's note); False, logged, when the database is unreachable."""
-        try:
+
+        def vote(engine: Engine) -> bool:
             record_vote(
-                self.engine,
+                engine,
                 click.key,
                 click.vote,
                 answer_kind=click.target.kind,
@@ -208,10 +210,9 @@ class Services:
                 note=note,
                 source_url=source_url,
             )
-        except Exception:
-            log.exception("could not record feedback")
-            return False
-        return True
+            return True
+
+        return self.db.call(vote, False, what="recording feedback")
 
     def sources_message(self, claim_id: str) -> SlackMessage:
         claim = self.current.store.get(claim_id)

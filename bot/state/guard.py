@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 1.0
+DEFAULT_TIMEOUT = 2.0  # under the 3 s ack budget, above a busy SQLite writer's usual wait
 DEFAULT_COOLDOWN = 5.0
 DEFAULT_THREADS = 4
 
