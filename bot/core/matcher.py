@@ -56,7 +56,7 @@ from bot.core.text import Analyzer, fold, is_content_word, stem
 MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
 MAX_FUZZY_LOOKUPS = 16
 MAX_WORD_LENGTH = 40  # longer "words" are pasted hashes or keyboard mashing
-CANDIDATES_TO_RERANK = 30
+CANDIDATES_TO_RERANK = 8
 CANDIDATE_COVERAGE = 0.1  # a claim explaining less of the query is not judged at all
 CANDIDATE_POOL = 300  # claims per query that get a cosine
 MAX_EMBED_CHARS = 4_000
@@ -569,7 +569,7 @@ class Matcher:
         estimate = self._probability(features)
         order = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
         folded = " ".join(query_words)[:300]
-        unit_vectors = self._embedder.embed_many([u.word for u in units])
+        unit_vectors = self._embedder.embed_words([u.word for u in units])
         for row in order.tolist():
             index = int(indices[row])
             closeness, phrases[row] = self._phrase_bonus(index, folded)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,8 @@ DIMENSIONS = 128
 _WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 _TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 _TENSOR = "embedding.weight"
-MAX_TOKENS = 512  # a 10 kB paste is judged on its first 512 tokens
+MAX_TOKENS = 512
+WORD_CACHE = 8_192  # query words' vectors kept (512 bytes each)
 
 
 class SemanticModelMissing(RuntimeError):
@@ -81,6 +82,23 @@ class Embedder:
     def embed(self, text: str) -> np.ndarray:
         """One unit vector (zeros for text without tokens)."""
         return self._pool(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed_words(self, words: Sequence[str]) -> np.ndarray:
+        """Unit vectors for a query's few words, one row each.
+
+        ``encode_batch`` hands even three words to a thread pool, which costs
+        more than the work; single ``encode`` calls, cached per word, do not.
+        """
+        out = np.empty((len(words), DIMENSIONS), dtype=np.float32)
+        for row, word in enumerate(words):
+            out[row] = self._word(word)
+        return out
+
+    @lru_cache(maxsize=WORD_CACHE)  # noqa: B019 - one Embedder per process, never freed
+    def _word(self, word: str) -> np.ndarray:
+        vector = self.embed(word)
+        vector.setflags(write=False)
+        return vector
 
     def embed_many(self, texts: Sequence[str], batch: int = 2_048) -> np.ndarray:
         """Unit vectors for many texts: tokenised in batches, pooled with one reduceat each."""
