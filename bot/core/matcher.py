@@ -49,9 +49,10 @@ from bot.core.match_types import (
 )
 from bot.core.matching_config import MatchingConfig, Thresholds
 from bot.core.schema import Claim
-from bot.core.semantic import ClaimVectors, Embedder, default_embedder
+from bot.core.semantic import Embedder, default_embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, fold, is_content_word, stem
+from bot.core.vector_cache import claim_vectors
 
 MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
 MAX_FUZZY_LOOKUPS = 16
@@ -264,7 +265,7 @@ class Matcher:
         self._suggest_display = display
         self._suggest_keys = sorted(display)
         # Computed once per store load; immutable and shared by every thread.
-        self._vectors = ClaimVectors.quantise(self._embedder.embed_many(meanings))
+        self._vectors = claim_vectors(self._embedder, meanings)
 
     @property
     def size(self) -> int:
