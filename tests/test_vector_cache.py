@@ -28,7 +28,11 @@ class CountingEmbedder(Embedder):
 
 def _claims(second_title: str) -> list[dict]:
     return [
-        claim_data("alpha-claim", "Chip export rules tighten again", "Regulators restrict lithography tools."),
+        claim_data(
+            "alpha-claim",
+            "Chip export rules tighten again",
+            "Regulators restrict lithography tools.",
+        ),
         claim_data("beta-claim", second_title, "Navies test instruments at sea."),
     ]
 
