@@ -101,6 +101,7 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "query", nargs="*", help="the query; omit to read one query per line from stdin"
     )
     ask.add_argument("--json", action="store_true", help="print one JSON object per query")
+    ask.add_argument("--compact", action="store_true", help="one line per match")
     ask.add_argument("--limit", type=_ranged(1, 50), default=3, help="matches to show (default 3)")
     ask.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
     ask.set_defaults(func=lazy("bot.commands:cmd_ask"), usage=ask.format_usage)

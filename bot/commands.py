@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from bot.core.catalog import Catalog, load_catalog
 from bot.core.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from bot.core.freshness import ago, load_freshness_config, stale_ids
-from bot.core.render_text import result_json, result_text
+from bot.core.render_text import WIDTH, compact_text, result_json, result_text
 from bot.core.store import default_claims_dir, validate_dir
 from bot.settings import Settings, load_settings
 
@@ -27,6 +28,11 @@ def _claims_dir(args: argparse.Namespace, settings: Settings) -> Path | None:
 
 def _catalog(args: argparse.Namespace) -> Catalog:
     return load_catalog(_claims_dir(args, load_settings(require_slack=False)))
+
+
+def terminal_width() -> int:
+    """The terminal's columns (``$COLUMNS`` first), kept readable: 40 to 120."""
+    return max(40, min(shutil.get_terminal_size((WIDTH, 24)).columns, 120))
 
 
 def _blank(query: str) -> dict[str, Any]:
@@ -41,6 +47,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     catalog = _catalog(args)
     store, matcher = catalog.store, catalog.matcher
+    width = terminal_width()
+
+    def render(query: str) -> str:
+        result = matcher.search(query, limit=args.limit)
+        if args.compact:
+            return compact_text(result, width)
+        return result_text(store, result, width=width)
 
     def answer(query: str, batch: bool) -> None:
         if args.json:
@@ -49,7 +62,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
             return
         heading = f"# {query.strip() or '(blank line)'}\n" if batch else ""
-        text = result_text(store, matcher.search(query, limit=args.limit)) if query.strip() else ""
+        text = render(query) if query.strip() else ""
         print(f"{heading}{text or '(no query)'}", end="\n\n", flush=True)
 
     if args.query:

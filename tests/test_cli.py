@@ -85,3 +85,23 @@ def test_topics_lists_counts() -> None:
     counts = [int(line.split()[0]) for line in lines]
     assert counts == sorted(counts, reverse=True)
     assert any(line.split(maxsplit=1)[1] == "distillation" for line in lines)
+
+
+def test_terminal_answers_show_what_each_source_shows_and_fit_the_width() -> None:
+    done = ai_race("ask", "open", "source", "strategy", COLUMNS="60")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("       shows: ") for line in lines)
+    assert any(line.startswith("   See also: ") for line in lines)
+    # Prose is wrapped; only headlines and URLs (never broken) may run longer.
+    long = [line for line in lines if len(line) > 60]
+    assert all(line.startswith(("     - ", "       http")) for line in long), long
+
+
+def test_compact_answers_are_one_line_per_match() -> None:
+    done = ai_race("ask", "--compact", "--limit", "3", "open", "source", COLUMNS="80")
+    lines = done.stdout.strip().splitlines()
+    assert 1 <= len(lines) <= 3 and lines[0].startswith("1. ")
+    assert all(len(line) <= 80 for line in lines)
+    rank, confidence, claim_id = lines[0].split()[:3]
+    assert (rank, confidence) == ("1.", "strong") and claim_id.startswith("open-source")

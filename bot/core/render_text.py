@@ -15,14 +15,14 @@ from bot.core.presentation import (
     source_title,
     speaker_label,
 )
-from bot.core.schema import Claim
+from bot.core.schema import Claim, Relation
 from bot.core.store import ClaimStore
 
-WIDTH = 88
+WIDTH = 88  # when the width of the terminal is unknown (a pipe, a file)
 
 
-def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+def _wrap(text: str, indent: str, width: int = WIDTH) -> str:
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent)
 
 
 def claim_text(
@@ -32,17 +32,23 @@ def claim_text(
     match: Match | None = None,
     rank: int = 1,
     freshness: Freshness | None = None,
+    width: int = WIDTH,
 ) -> str:
-    """One claim as a person reads it: what, who, how well supported, where from."""
+    """One claim as a person reads it: what, who, how well supported, where from.
+
+    Each source says what it shows (a counterpoint is often the most useful
+    evidence); context claims follow as "See also". Prose is wrapped to
+    ``width``; headlines and URLs are never broken.
+    """
     score = f"  [{match.confidence.value} match]" if match else ""
-    lines = [f"{rank}. {claim.title}{score}", f"   id: {claim.id}"]
+    heading = textwrap.fill(f"{rank}. {claim.title}{score}", width, subsequent_indent="   ")
+    lines = [heading, f"   id: {claim.id}"]
     speaker = speaker_label(claim)
     if speaker:
         lines.append(f"   Who: {speaker}")
-    lines.append(_wrap(claim.summary, "   "))
-    lines.append(
-        _wrap(f"Evidence: {EVIDENCE_LABEL[claim.evidence.level]}. {claim.evidence.note}", "   ")
-    )
+    lines.append(_wrap(claim.summary, "   ", width))
+    evidence = f"Evidence: {EVIDENCE_LABEL[claim.evidence.level]}. {claim.evidence.note}"
+    lines.append(_wrap(evidence, "   ", width))
     stale = (freshness or Freshness(date.today())).note(claim)
     if stale:
         lines.append(f"   {stale}")
@@ -50,21 +56,49 @@ def claim_text(
     for source in claim.sources:
         lines.append(f"     - {source_label(source)} ({source.kind.value}): {source_title(source)}")
         lines.append(f"       {source.url}")
+        lines.append(_wrap(f"shows: {source.supports}", "       ", width))
     for other in contrasting(store, claim):
-        lines.append(f"   Contrasts with: {other.title} ({other.id})")
+        lines.append(_wrap(f"Contrasts with: {other.title} ({other.id})", "   ", width))
+    context = store.related(claim, Relation.CONTEXT)
+    if context:
+        names = "; ".join(f"{other.title} ({other.id})" for other in context)
+        lines.append(_wrap(f"See also: {names}", "   ", width))
     if match is not None:
-        lines.append(f"   Why it matched: {match.reason}")
+        lines.append(_wrap(f"Why it matched: {match.reason}", "   ", width))
     return "\n".join(lines)
 
 
+def compact_text(result: SearchResult, width: int = WIDTH) -> str:
+    """``--compact``: one line per match — rank, confidence, id, title — cut to fit ``width``."""
+    if not result.matches:
+        hint = ", ".join(result.suggestions)
+        return textwrap.shorten(
+            f'No confident match for "{result.query.strip()}". Try: {hint}', width, placeholder="…"
+        )
+    return "\n".join(
+        textwrap.shorten(
+            f"{rank}. {m.confidence.value:<6}  {m.claim.id}  {m.claim.title}",
+            width,
+            placeholder="…",
+        )
+        for rank, m in enumerate(result.matches, 1)
+    )
+
+
 def result_text(
-    store: ClaimStore, result: SearchResult, *, freshness: Freshness | None = None
+    store: ClaimStore,
+    result: SearchResult,
+    *,
+    freshness: Freshness | None = None,
+    width: int = WIDTH,
 ) -> str:
     if not result.matches:
         hint = ", ".join(result.suggestions)
-        return f'No confident match for "{result.query.strip()[:200]}". Try: {hint}'
+        return _wrap(
+            f'No confident match for "{result.query.strip()[:200]}". Try: {hint}', "", width
+        )
     return "\n\n".join(
-        claim_text(store, m.claim, match=m, rank=i, freshness=freshness)
+        claim_text(store, m.claim, match=m, rank=i, freshness=freshness, width=width)
         for i, m in enumerate(result.matches, 1)
     )
 
