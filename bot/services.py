@@ -190,6 +190,7 @@ class Services:
                     content_hash=content_hash(claim),
                     reviewed=claim.reviewed,
                     kind=kind,
+                    evidence=claim.evidence.level.value,
                 )
                 for claim in store.get_many(claim_ids)
             ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from test_feedback import CLAIMS, ask
 
 from bot.core.revisions import content_hash
 from bot.core.schema import Claim
+from bot.core.store import ClaimStore, validate_dir
+from bot.corrections.plan import plan_corrections
 from bot.state.citations import Citation, citations_since
 from bot.state.models import utcnow
 from tests.support.bolt_inprocess import InProcessApp, inprocess_app
@@ -89,5 +92,70 @@ def test_a_thread_reply_is_recorded_with_each_claims_hash_and_private_answers_ar
         content_hash=content_hash(claim),
         reviewed=claim.reviewed,
         kind="thread",
+        evidence=claim.evidence.level.value,
     )
     assert len(citations_since(app.services.engine, LONG_AGO)) == 1
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _store(tmp_path: Path, *claims: dict) -> ClaimStore:
+    store, problems = validate_dir(
+        write_store(tmp_path / "claims", list(claims)), today=date(2026, 11, 24), cache_dir=None
+    )
+    assert store is not None, [str(p) for p in problems]
+    return store
+
+
+def _cite(claim: Claim, thread: str, message: str) -> Citation:
+    return Citation(
+        "T1",
+        "",
+        "C1",
+        thread,
+        message,
+        claim.id,
+        content_hash(claim),
+        claim.reviewed,
+        "thread",
+        claim.evidence.level.value,
+    )
+
+
+def test_a_revised_claim_gets_one_correction_per_citing_thread(tmp_path: Path) -> None:
+    before = claim_data("c1", "A claim title here", "A summary long enough to pass.")
+    old = Claim.model_validate(before)
+    citations = [_cite(old, "1.0", "1.1"), _cite(old, "1.0", "1.2"), _cite(old, "2.0", "2.1")]
+    # Nothing changed in substance: nothing to say.
+    assert plan_corrections(citations, _store(tmp_path / "same", before)) == []
+    revised = {
+        **before,
+        "evidence": {"level": "opinion", "note": "Only a view."},
+        "reviewed": "2026-06-01",
+        "changes": [{"date": "2026-06-01", "note": "The study it cited was retracted."}],
+    }
+    store = _store(tmp_path / "revised", revised)
+    plans = plan_corrections(citations, store)
+    assert sorted(p.thread_ts for p in plans) == ["1.0", "2.0"]  # one per thread, not per post
+    new = store.get("c1")
+    assert new is not None and {p.revision for p in plans} == {content_hash(new)}
+    assert plans[0].text == (
+        "Update: this claim was revised on 2026-06-01 — evidence now *opinion, thinly sourced* "
+        "(was *partly supported*): The study it cited was retracted. (see `/ai-race claim c1`)"
+    )
+    # A thread that was already shown the revised claim needs nothing.
+    assert [
+        p.thread_ts for p in plan_corrections([*citations, _cite(new, "2.0", "2.9")], store)
+    ] == ["1.0"]
+    # Changed text without a new review date is not a revision an author signed off.
+    unsigned = {**before, "summary": "A quietly edited summary, long enough."}
+    assert plan_corrections(citations, _store(tmp_path / "unsigned", unsigned)) == []
+
+
+def test_a_removed_claim_is_withdrawn_in_every_thread_that_cited_it(tmp_path: Path) -> None:
+    gone = Claim.model_validate(claim_data("gone", "A claim title here", "A summary long enough."))
+    other = claim_data("other", "Another claim title", "Another summary long enough.")
+    plans = plan_corrections([_cite(gone, "1.0", "1.1")], _store(tmp_path, other))
+    assert [(p.revision, p.thread_ts) for p in plans] == [("withdrawn", "1.0")]
+    assert "`gone`" in plans[0].text and "withdrawn" in plans[0].text

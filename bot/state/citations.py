@@ -27,6 +27,7 @@ class Citation:
     content_hash: str
     reviewed: date
     kind: str
+    evidence: str = ""  # the evidence level when cited, so a correction can say "was …"
 
 
 def record_citations(
@@ -65,6 +66,7 @@ def citations_since(engine: Engine, since: datetime) -> list[Citation]:
                 r.content_hash,
                 r.reviewed,
                 r.kind,
+                r.evidence,
             )
             for r in connection.execute(stmt)
         ]

@@ -234,5 +234,6 @@ class ClaimCitation(Base):
     claim_id: Mapped[str] = mapped_column(String(80))
     content_hash: Mapped[str] = mapped_column(String(64))
     reviewed: Mapped[date] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(String(16), default="")  # level when cited ("was …")
     kind: Mapped[str] = mapped_column(String(16))  # shared | thread | digest
     posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
