@@ -158,7 +158,7 @@ class Services:
         """The App Home for anyone: usage, what needs review, topics, recent claims."""
         store = self.current.store
         # The Home tab matters more than the review list: without the database, none.
-        reported = self.db.call(
+        reported: dict[str, int] = self.db.call(
             lambda engine: wrong_votes_since(engine, store.reviewed_of),
             {},
             what="reading feedback for the App Home",
