@@ -199,6 +199,13 @@ def _add_digest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--interval", type=_positive_float, default=60.0, metavar="S", help="seconds between runs"
     )
     run.add_argument(
+        "--stop-grace",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="with --forever: exit at most S seconds after SIGTERM (10)",
+    )
+    run.add_argument(
         "--at", type=_instant, metavar="ISO-8601", help="evaluate schedules as of this instant"
     )
     run.add_argument(

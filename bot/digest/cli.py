@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +46,32 @@ from bot.state.db import database_errors, database_exists, open_database
 from bot.state.housekeeping import prune_state
 
 RenderFactory = Callable[[], Renderer]
+SHUTDOWN_GRACE_S = 10.0
+"""``--forever`` exits within this of SIGTERM (platforms kill after 10-30 s)."""
+
+
+def _stop_soon(stop: threading.Event, grace: float) -> None:
+    """SIGTERM: finish the current run, but exit within ``grace`` seconds whatever happens.
+
+    A call to a database or Slack that hangs (a half-open connection) would
+    otherwise keep the process past the platform's kill timeout, or for ever.
+    Leaving then is safe: a delivery cut short keeps its ledger lease, and
+    the next run takes it over after checking the channel for the message.
+    """
+    stop.set()
+
+    def give_up() -> None:
+        print(
+            f"ai-race digest: still busy {grace:g} s after SIGTERM (a database or "
+            "Slack call is hanging); exiting, the next run takes unfinished deliveries over",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(1)
+
+    timer = threading.Timer(grace, give_up)
+    timer.daemon = True
+    timer.start()
 
 
 def default_renderer() -> Renderer:
@@ -148,7 +176,7 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
             prune_state(engine, miss_retention=settings.miss_retention)
             return _print_report(report)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: _stop_soon(stop, args.stop_grace))
     with contextlib.suppress(KeyboardInterrupt):
         runner.run_forever(
             interval=args.interval, stop_event=stop, miss_retention=settings.miss_retention

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.schema import Claim
 from bot.digest.flow import (
@@ -85,6 +86,15 @@ from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 from bot.state.workspaces import TokenLoss
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_FAILURE_S = 10.0
+"""After a failed run the next comes this soon, so a database that returns is used within ~10 s."""
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
 
 # (claims, local date, time-zone name) -> (fallback text, blocks); an object with
 # ``payload() -> {"text", "blocks"}`` (bot.core.blocks.SlackMessage) is accepted too.
@@ -241,6 +251,21 @@ class DigestRunner:
                 outcome = self._deliver(
                     item, store, store_claims, existing.get(item.key), report.run_id, dry_run
                 )
+            except (SQLAlchemyError, OSError) as exc:  # an outage: one line, no traceback
+                log.error(
+                    "digest for %s/%s failed: %s: %s",
+                    sub.team_id,
+                    sub.channel_id,
+                    type(exc).__name__,
+                    _first_line(exc),
+                )
+                outcome = Outcome(
+                    sub.team_id,
+                    sub.channel_id,
+                    item.local_date,
+                    OutcomeStatus.ERROR,
+                    error=repr(exc),
+                )
             except Exception as exc:  # one channel's bug must not stop the others
                 log.exception("digest for %s/%s failed", sub.team_id, sub.channel_id)
                 outcome = Outcome(
@@ -286,19 +311,29 @@ class DigestRunner:
         """
         stop = stop_event or threading.Event()
         last_prune = float("-inf")
+        failing: str | None = None  # the failure class being reported, once
+        log.info("digest clock started: checking every %g s", interval)
         while not stop.is_set():
             started = time.monotonic()
+            wait = interval
             try:
                 self.run_once()
-            except Exception:
-                log.exception("digest run failed; retrying in %s s", interval)
-            if started - last_prune >= 3600:
+                if failing is not None:
+                    log.warning("digest runs work again after %s", failing)
+                    failing = None
+            except Exception as exc:
+                kind = type(exc).__name__
+                if kind != failing:  # one line per failure class, not one per minute
+                    log.error("digest run failed: %s: %s", kind, _first_line(exc))
+                    failing = kind
+                wait = min(interval, RETRY_AFTER_FAILURE_S)
+            if started - last_prune >= 3600 and failing is None:
                 try:
                     prune_state(self.engine, miss_retention=miss_retention)
                     last_prune = started
                 except Exception:
                     log.warning("pruning old state failed; retrying in an hour")
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            stop.wait(max(0.0, wait - (time.monotonic() - started)))
 
     # ------------------------------------------------------------------ decisions
 

@@ -25,6 +25,8 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self.held = 0  # chunks waiting on a partition: "the app is blocked on us" right now
+        self._held_cond = threading.Condition()
         threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
 
     @property
@@ -33,6 +35,12 @@ class TcpProxy:
 
     def partition(self) -> None:
         self._open.clear()
+
+    def wait_until_held(self, timeout: float) -> None:
+        """Block until some client has sent bytes that the partition is holding back."""
+        with self._held_cond:
+            if not self._held_cond.wait_for(lambda: self.held > 0, timeout=timeout):
+                raise AssertionError(f"nothing reached the partitioned proxy within {timeout} s")
 
     def heal(self) -> None:
         self._open.set()
@@ -90,7 +98,13 @@ class TcpProxy:
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                self._open.wait()
+                if not self._open.is_set():
+                    with self._held_cond:
+                        self.held += 1
+                        self._held_cond.notify_all()
+                    self._open.wait()
+                    with self._held_cond:
+                        self.held -= 1
                 target.sendall(data)
         except OSError:
             pass
