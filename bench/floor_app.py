@@ -12,7 +12,7 @@ import os
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.serve import ProductionServer
+from bot.serve import KEEPALIVE_S, WORKER_CONNECTIONS, ProductionServer
 
 
 class FloorWeb:
@@ -43,8 +43,10 @@ def main() -> None:
     options = {
         "bind": f"127.0.0.1:{args.port}",
         "workers": args.workers,
-        "worker_class": "gthread",
-        "threads": 8,
+        "worker_class": "bot.worker.SlackThreadWorker",
+        "worker_connections": WORKER_CONNECTIONS,
+        "keepalive": KEEPALIVE_S,
+        "threads": 32,
         "preload_app": True,
         "loglevel": "warning",
     }

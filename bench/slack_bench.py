@@ -6,7 +6,11 @@ answers. For 1, 10 and 50 concurrent clients it measures the time from
 sending a signed request to receiving the ack, requests per second and
 errors, and checks every answered command reached its response_url.
 
-    python bench/slack_bench.py [--requests 200] [--out bench/results/slack.json]
+With ``--rate-limited N`` (default 8) each level for ``ai-race serve`` is run a
+second time while N mention replies are being rate-limited (the mock answers
+them 429, Retry-After 20): acks must not notice (issue 11).
+
+    python bench/slack_bench.py [--requests 200] [--rate-limited 8] [--out bench/results/slack.json]
 """
 
 from __future__ import annotations
@@ -32,7 +36,14 @@ from tests.support.app_server import (  # noqa: E402
     running_app,
 )
 from tests.support.mock_slack import MockSlack  # noqa: E402
-from tests.support.signing import FORM, post, signed_headers, slash_command_body  # noqa: E402
+from tests.support.signing import (  # noqa: E402
+    FORM,
+    JSON,
+    event_body,
+    post,
+    signed_headers,
+    slash_command_body,
+)
 
 QUERIES = [
     "distillation", "what did jensen say about deepseek?", "open source models", "hasabis",
@@ -89,6 +100,18 @@ def load(url: str, mock: MockSlack, clients: int, total: int) -> dict[str, float
     }
 
 
+def rate_limit_replies(url: str, mock: MockSlack, count: int, level: int) -> None:
+    """Leave ``count`` mention replies waiting on a 429 (Retry-After 20) before the load starts."""
+    mock.fail_next("chat.postMessage", status=429, retry_after=20, count=count)
+    for n in range(count):
+        event = {"type": "app_mention", "user": "U123", "channel": "C9",
+                 "text": "<@UBOT> open source models", "ts": f"{level}.{n}"}
+        body = event_body(event, event_id=f"EvBench{level}x{n}")
+        status, _, _ = post(url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON))
+        assert status == 200, status
+    mock.wait_for("chat.postMessage", count, status=429, timeout=30)
+
+
 def floor_server(api_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -114,10 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--rate-limited", type=int, default=8, help="replies held by 429 (0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "slack.json")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    limited = f"ai-race serve, {args.rate_limited} replies rate-limited"
     results: dict[str, list[dict[str, float]]] = {"ai-race serve": [], "floor (ack only)": []}
+    if args.rate_limited:
+        results[limited] = []
     with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         with running_app(mock.base_url, db, Path(tmp)) as app:
@@ -128,6 +155,13 @@ def main() -> None:
                 answered = mock.wait_for("response", row["requests"] - row["errors"], timeout=60)
                 row["answered"] = len(answered)
                 results["ai-race serve"].append(row)
+            for clients in levels if args.rate_limited else []:
+                mock.reset()
+                rate_limit_replies(app.events_url, mock, args.rate_limited, clients)
+                row = load(app.events_url, mock, clients, args.requests)
+                answered = mock.wait_for("response", row["requests"] - row["errors"], timeout=60)
+                row["answered"] = len(answered)
+                results[limited].append(row)
         process, url = floor_server(mock.base_url)
         try:
             load(f"{url}/slack/events", mock, 5, 40)
@@ -139,16 +173,17 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=15)
 
-    print(f"{'server':<18} {'clients':>7} {'reqs':>5} {'errors':>6} {'median ms':>10} "
+    print(f"{'server':<40} {'clients':>7} {'reqs':>5} {'errors':>6} {'median ms':>10} "
           f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
     for name, rows in results.items():
         for r in rows:
-            print(f"{name:<18} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
+            print(f"{name:<40} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
                   f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
                   f"{r['rps']:>7.0f}")
-    for ours, floor in zip(results["ai-race serve"], results["floor (ack only)"], strict=True):
-        ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]
-        print(f"p99 ratio at {ours['clients']} clients: {ratio:.2f}x the floor")
+    for name in [n for n in results if n != "floor (ack only)"]:
+        for ours, floor in zip(results[name], results["floor (ack only)"], strict=True):
+            ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]
+            print(f"{name}: p99 at {ours['clients']} clients is {ratio:.2f}x the floor")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
