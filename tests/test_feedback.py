@@ -279,7 +279,7 @@ def _ai_race(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_report_counts_people_and_feeds_the_evaluation(
-    app: InProcessApp, mock: MockSlack, db_url: str
+    app: InProcessApp, mock: MockSlack, db_url: str, tmp_path: Path
 ) -> None:
     chips = feedback_buttons(ask(app, mock, "chip exports"), "chip-exports")
     models = feedback_buttons(ask(app, mock, "open weight models"), "open-models")
@@ -304,6 +304,13 @@ def test_the_report_counts_people_and_feeds_the_evaluation(
         ["chip exports", "chip-exports", "slack-question", "feedback:helpful"],
         ["open weight models", "", "slack-question", "feedback:not_asked"],
     ]
+    # ...and `ai-race eval` reads them as they are, against the same claims.
+    rows = tmp_path / "feedback.tsv"
+    rows.write_text(tsv.stdout)
+    claims = str(app.services.current.store.directory)
+    evaluated = _ai_race("eval", "--claims", claims, str(rows), database_url=db_url)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "2 queries: 1 with an expected claim, 1 that should get no answer" in evaluated.stdout
 
     report = json.loads(
         _ai_race("report", "feedback", "--format", "json", database_url=db_url).stdout
