@@ -287,3 +287,24 @@ def test_a_file_given_as_the_directory_says_so(store_dir: Path) -> None:
     assert [p.message for p in problems] == [
         "is a file, not a directory: give the directory that holds the claim files"
     ]
+
+
+def test_messages_say_how_to_fix_in_our_words(store_dir: Path) -> None:
+    from bot.core.schema import TITLE_MAX
+
+    path = store_dir / "sora2-audio-tell.yaml"
+    _edit(path, "summary:", "sumary: x\nsummary:")
+    text = path.read_text()
+    reviewed = next(line for line in text.splitlines() if line.startswith("reviewed:"))
+    _edit(path, reviewed, "reviewed: next week")
+    title = next(line for line in text.splitlines() if line.startswith("title:"))
+    _edit(path, title, "title: " + "t" * (TITLE_MAX + 7))
+    _edit(path, "  - url:", "  - titel: x\n    url:")
+    store, problems = validate_dir(store_dir, today=TODAY)
+    assert store is None
+    messages = {p.field: p.message for p in problems}
+    assert messages["sumary"] == "unknown field 'sumary' — did you mean 'summary'?"
+    assert messages["sources[0].titel"] == "unknown field 'titel' — did you mean 'title'?"
+    assert messages["reviewed"] == "expected a date like 2026-11-24, got 'next week'"
+    limit = f"title is {TITLE_MAX + 7} characters; the limit is {TITLE_MAX}"
+    assert messages["title"] == limit

@@ -6,10 +6,12 @@ fixing it is looking at a YAML file in an editor, not at a Python traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.core.errors import AiRaceError
 
@@ -74,19 +76,63 @@ def field_name(loc: Loc) -> str:
     return name or "(file)"
 
 
-def _message(error: Any) -> str:
+def fields_at(model: type[BaseModel] | None, loc: Loc) -> list[str]:
+    """The field names a model allows at ``loc`` (through lists and optional sub-models)."""
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: Any, known: Sequence[str] = ()) -> str:
+    """Pydantic's error in our words: what is wrong and how to fix it."""
     kind = error.get("type", "")
+    loc = error.get("loc") or ()
+    name = str(loc[-1]) if loc else "value"
+    value = error.get("input")
     if kind == "extra_forbidden":
-        return "unknown field (check the spelling against the documented fields)"
+        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        if guess:
+            return f"unknown field {name!r} — did you mean {guess[0]!r}?"
+        return f"unknown field {name!r} (check the spelling against the documented fields)"
     if kind == "missing":
         return "required field is missing"
+    if kind.startswith(("date_", "datetime_")):
+        return f"expected a date like 2026-11-24, got {value!r}"
+    if kind == "string_too_long" and isinstance(value, str):
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"{name} is {len(value)} characters; the limit is {limit}"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
-def validation_problems(doc: Located, exc: ValidationError) -> list[Problem]:
-    """One Problem per pydantic error, each with the file, line and field it concerns."""
+def validation_problems(
+    doc: Located, exc: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """One Problem per pydantic error, each with the file, line and field it concerns.
+
+    With ``model`` (the one that was validated), an unknown field is matched
+    against the names allowed where it stands: "did you mean 'entities'?".
+    """
     problems = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
-        problems.append(Problem(str(doc.path), doc.line_of(loc), field_name(loc), _message(error)))
+        known = fields_at(model, loc[:-1])
+        message = _message(error, known)
+        problems.append(Problem(str(doc.path), doc.line_of(loc), field_name(loc), message))
     return problems

@@ -72,7 +72,7 @@ def _read_claim(
     try:
         claim = Claim.model_validate(doc.data)
     except ValidationError as exc:
-        return None, doc, validation_problems(doc, exc)
+        return None, doc, validation_problems(doc, exc, Claim)
     problems = []
     if claim.id == path.stem:
         cache.put(path, stat, doc.data)

@@ -145,7 +145,7 @@ def _parse(path: Path) -> tuple[YamlDocument, DigestConfig]:
     try:
         return doc, DigestConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(doc, exc)) from exc
+        raise ConfigError(validation_problems(doc, exc, DigestConfig)) from exc
 
 
 def _problem(
