@@ -127,7 +127,7 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
         process = subprocess.Popen(command, env=env, cwd=ROOT)
         try:
             first = None
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + 1500
             while first is None and time.monotonic() < deadline:
                 if process.poll() is not None:
                     raise RuntimeError("ai-race serve exited")
@@ -141,6 +141,8 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
                     first = time.perf_counter() - started
                 else:
                     time.sleep(0.2)  # the server is still loading: nothing to wait on
+            if first is None:
+                raise RuntimeError("ai-race serve gave no answer within 1500 s")
             for i in range(queries):
                 text = QUERIES[i % len(QUERIES)]
                 body = slash_command_body(text, response_url=mock.response_url(f"q{i}"))
