@@ -209,10 +209,10 @@ class Matcher:
                     if tid not in best or kind < best[tid]:
                         best[tid] = kind
                     occurrences[tid] = occurrences.get(tid, 0) + 1
-            for tid, kind in best.items():
+            for tid, strongest in best.items():
                 post_term.append(tid)
                 post_claim.append(index)
-                post_field.append(kind)
+                post_field.append(strongest)
                 post_occurrences.append(min(occurrences[tid], 60_000))
             phrases.append(claim_phrases)
 
@@ -259,11 +259,11 @@ class Matcher:
                 for w in by_length.get(near, ())
             ]
         # One suggestion per name whatever its case; the capitalised spelling wins.
-        display: dict[str, str] = {}
+        suggest_display: dict[str, str] = {}
         for name in sorted(suggestable):  # "DeepSeek" sorts before "deepseek"
-            display.setdefault(fold(name).strip(), name)
-        self._suggest_display = display
-        self._suggest_keys = sorted(display)
+            suggest_display.setdefault(fold(name).strip(), name)
+        self._suggest_display = suggest_display
+        self._suggest_keys = sorted(suggest_display)
         # Computed once per store load; immutable and shared by every thread.
         self._vectors = claim_vectors(self._embedder, meanings)
 
@@ -344,9 +344,9 @@ class Matcher:
             joined = raw[i] + raw[i + 1]
             tid = self._term_ids.get(stem(joined))
             options = [(tid, 1.0)] if tid is not None else []
-            unknown = [not unit.alternatives for unit in (left, right)]
+            unexplained = [not unit.alternatives for unit in (left, right)]
             long_parts = min(len(raw[i]), len(raw[i + 1])) > SHORT_JOIN_PART
-            may_fuzz = all(unknown) or (any(unknown) and long_parts)
+            may_fuzz = all(unexplained) or (any(unexplained) and long_parts)
             if not options and may_fuzz and joined.isalpha():
                 options = self._fuzzy(joined)
             for unit in (left, right):

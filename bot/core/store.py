@@ -33,7 +33,7 @@ class LoadedClaim(NamedTuple):
 
     id: str
     related: list[Related]
-    index: int  # position in the StoreBuilder
+    position: int  # position in the StoreBuilder
     dated_later: bool  # some date is after today
 
 
@@ -203,7 +203,7 @@ def validate_dir(
         dangling = any(link.id not in known for link in entry.related)
         if not (dangling or entry.dated_later):
             continue
-        claim = builder.claim_at(entry.index)
+        claim = builder.claim_at(entry.position)
         doc = read_yaml(path)
         problems.extend(_future_dates(claim, doc, today))
         for i, link in enumerate(claim.related):
