@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.compact import ClaimStore
-from bot.core.problems import Problem, StoreError, validation_problems
+from bot.core.config_files import load_config_file
 from bot.core.schema import REVIEW_EVERY_MAX, Claim
-from bot.core.yamlfile import YamlSyntaxError, read_yaml
 
 REPO_FRESHNESS_CONFIG = Path(__file__).resolve().parents[2] / "config" / "freshness.yaml"
 DEFAULT_REVIEW_EVERY = 180
@@ -45,17 +44,7 @@ class FreshnessConfig(BaseModel):
 
 def load_freshness_config(path: Path | None = None) -> FreshnessConfig:
     """Read the review interval; a missing file means the default, a broken one an error."""
-    path = path or REPO_FRESHNESS_CONFIG
-    if not path.exists():
-        return FreshnessConfig()
-    try:
-        doc = read_yaml(path)
-    except YamlSyntaxError as exc:
-        raise StoreError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
-    try:
-        return FreshnessConfig.model_validate(doc.data or {})
-    except ValidationError as exc:
-        raise StoreError(validation_problems(doc, exc)) from exc
+    return load_config_file(path or REPO_FRESHNESS_CONFIG, FreshnessConfig)
 
 
 @functools.cache

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.confidence import Confidence, Feature
-from bot.core.problems import Problem, StoreError, validation_problems
-from bot.core.yamlfile import YamlSyntaxError, read_yaml
+from bot.core.config_files import load_config_file
 
 REPO_MATCHING_CONFIG = Path(__file__).resolve().parents[2] / "config" / "matching.yaml"
 
@@ -64,14 +63,4 @@ class MatchingConfig(BaseModel):
 
 def load_matching_config(path: Path | None = None) -> MatchingConfig:
     """Read the matching config; a missing file means defaults, a broken one an error."""
-    path = path or REPO_MATCHING_CONFIG
-    if not path.exists():
-        return MatchingConfig()
-    try:
-        doc = read_yaml(path)
-    except YamlSyntaxError as exc:
-        raise StoreError([Problem(str(path), exc.line, "(file)", exc.message)]) from exc
-    try:
-        return MatchingConfig.model_validate(doc.data or {})
-    except ValidationError as exc:
-        raise StoreError(validation_problems(doc, exc)) from exc
+    return load_config_file(path or REPO_MATCHING_CONFIG, MatchingConfig)
