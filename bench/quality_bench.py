@@ -150,22 +150,23 @@ def _competitors(matcher: Matcher, row: dict[str, str]) -> int:
     from bot.core.matcher import KEY_FIELDS
 
     wanted = row["expected"].split(",")[0]
-    index = next(i for i, c in enumerate(matcher._claims) if c.id == wanted)
+    index = matcher.store.ids.index(wanted)
+    postings = matcher.index
     key = np.array(sorted(int(k) for k in KEY_FIELDS), dtype=np.int8)
     candidates: set[int] | None = None
     for unit in matcher.analyse(row["query"]):
         tids = [t for t, _, _ in unit.alternatives]  # exact, joined and typo-corrected
         holders: set[int] = set()
         for tid in tids:
-            start, end = matcher._indptr[tid], matcher._indptr[tid + 1]
-            in_key = np.isin(matcher._post_field[start:end], key)
-            holders.update(matcher._post_claim[start:end][in_key].tolist())
+            start, end = postings.indptr[tid], postings.indptr[tid + 1]
+            in_key = np.isin(postings.post_field[start:end], key)
+            holders.update(postings.post_claim[start:end][in_key].tolist())
         if index not in holders:
             continue  # the wanted claim does not carry this word in a key field either
         candidates = holders if candidates is None else candidates & holders
     if candidates is None:
         return 0
-    return sum(1 for i in candidates if matcher._claims[i].id not in REAL_IDS)
+    return sum(1 for i in candidates if matcher.store.ids[i] not in REAL_IDS)
 
 
 def main(argv: list[str] | None = None) -> int:

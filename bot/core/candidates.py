@@ -1,0 +1,329 @@
+"""From a query's words to the claims worth judging: analysis, typos, pruned scoring.
+
+* **Typos by edit distance, on the words that matter.** A query word that is
+  not a known term is compared (rapidfuzz Levenshtein, length-bucketed) with
+  the *key* vocabulary only: words from titles, aliases, entities, speakers and
+  topics. Typing mistakes happen on names ("hasabis", "seeddance"); fuzzing
+  towards ordinary summary words would turn "lunch" into "launch".
+* **Split and joined spellings.** Adjacent words of key phrases are indexed
+  joined ("open source" -> "opensource"), and adjacent query words are tried
+  joined, so both spellings meet.
+* **Coverage, pruned like MaxScore.** A claim's mass is the IDF-weighted share
+  of the query it explains. Words found in many claims are only looked up for
+  claims that rarer words already made able to reach the floor, so the cost
+  grows with the postings a query's rare words hit, not with store size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from bot.core.index import TermIndex, edits_allowed, joinable
+from bot.core.match_types import FieldKind, Hit
+from bot.core.text import is_content_word, stem
+
+MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
+MAX_FUZZY_LOOKUPS = 16
+MAX_WORD_LENGTH = 40  # longer "words" are pasted hashes or keyboard mashing
+CANDIDATE_COVERAGE = 0.1  # a claim explaining less of the query is not judged at all
+CANDIDATE_POOL = 300  # claims per query that get a cosine
+FUZZY_PENALTY = {1: 0.85, 2: 0.72}
+DENSE_MERGE_AT = 4_096  # postings above which alternatives are merged densely, not sorted
+DIGIT_WEIGHT = 0.35
+# A query word explained by a key field (or a typo of one) counts as one
+# matched word; one found only in a summary counts ``weak_credit`` (set by the
+# caller from the query's length). Weaker evidence counts nothing.
+KEY_STRENGTH = 0.65
+WEAK_STRENGTH = 0.5
+# A typo of two joined words is tried when neither half is known ("jen hsun"
+# ~ jensen) or both are longer than this. Otherwise a short unknown word rides
+# on a known neighbour: "tiktok ban" -> "tiktokban" is two edits from
+# "tiktokai", "opn" + "china" is two from "chinaopen", both by accident.
+SHORT_JOIN_PART = 4
+
+
+@dataclass
+class Unit:
+    """A content word of the query and the index terms that can stand for it."""
+
+    word: str
+    alternatives: list[tuple[int, float, str]] = field(default_factory=list)
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Claims that explain enough of a query to be judged, best by words first."""
+
+    indices: np.ndarray  # claim indices
+    coverage: np.ndarray  # share of the query's weight each explains
+    matched: np.ndarray  # explained words (key fields 1, summary ``weak_credit``)
+
+
+def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
+    """How much each strength counts towards the matched-words threshold."""
+    return np.where(
+        strengths >= KEY_STRENGTH, 1.0, np.where(strengths >= WEAK_STRENGTH, weak_credit, 0.0)
+    )
+
+
+class CandidateFinder:
+    """Query words -> units -> candidate claims, over one immutable TermIndex."""
+
+    def __init__(
+        self,
+        index: TermIndex,
+        *,
+        common_postings: int | None = None,
+        dense_merge_at: int = DENSE_MERGE_AT,
+    ) -> None:
+        self.index = index
+        self._dense_merge_at = dense_merge_at
+        # Above this many postings a word is "common" and scored lazily (MaxScore).
+        self._common_postings = common_postings or max(2_000, max(index.size, 1) // 50)
+
+    # ----------------------------------------------------------- query words
+    def fuzzy(self, word: str) -> list[tuple[int, float]]:
+        """Up to two key terms within the edits allowed for ``word``, with penalties."""
+        edits = edits_allowed(word)
+        if edits == 0:
+            return []
+        found: dict[int, float] = {}
+        bucket = self.index.buckets.get(len(word), ())
+        for candidate, distance, _ in process.extract(
+            word, bucket, scorer=Levenshtein.distance, score_cutoff=edits, limit=6
+        ):
+            if distance == 0:
+                continue
+            tid = self.index.surface_term[candidate]
+            penalty = FUZZY_PENALTY[int(distance)]
+            if penalty > found.get(tid, 0.0):
+                found[tid] = penalty
+        return sorted(found.items(), key=lambda item: -item[1])[:2]
+
+    def units(self, query_words: list[str]) -> list[Unit]:
+        """Canonical query words -> content units, each with the terms that may stand for it."""
+        raw = query_words[: MAX_QUERY_WORDS * 3]
+        units, positions = self._exact_units(raw)
+        self._join_neighbours(raw, positions)
+        lookups = 0
+        for unit in units:
+            if unit.alternatives or lookups >= MAX_FUZZY_LOOKUPS:
+                continue
+            lookups += 1
+            unit.alternatives.extend((t, p, "typo") for t, p in self.fuzzy(unit.word))
+        self._weigh(units)
+        return units
+
+    def _exact_units(self, raw: list[str]) -> tuple[list[Unit], list[Unit | None]]:
+        """One unit per distinct stem, and the unit at each word position (None: skipped)."""
+        units: list[Unit] = []
+        seen: dict[str, Unit] = {}
+        positions: list[Unit | None] = []
+        for word in raw:
+            if not is_content_word(word) or len(word) > MAX_WORD_LENGTH:
+                positions.append(None)
+                continue
+            term = stem(word)
+            unit = seen.get(term)
+            if unit is None:
+                if len(units) >= MAX_QUERY_WORDS:
+                    positions.append(None)
+                    continue
+                unit = Unit(word)
+                tid = self.index.term_ids.get(term)
+                if tid is not None:
+                    unit.alternatives.append((tid, 1.0, "exact"))
+                seen[term] = unit
+                units.append(unit)
+            positions.append(unit)
+        return units, positions
+
+    def _join_neighbours(self, raw: list[str], positions: list[Unit | None]) -> None:
+        """Joined neighbours: "deep seek" -> "deepseek", "seed dance" -> "seedance"."""
+        for i in range(len(raw) - 1):
+            left, right = positions[i], positions[i + 1]
+            if left is None or right is None or not joinable(raw[i], raw[i + 1]):
+                continue
+            joined = raw[i] + raw[i + 1]
+            tid = self.index.term_ids.get(stem(joined))
+            options = [(tid, 1.0)] if tid is not None else []
+            unexplained = [not unit.alternatives for unit in (left, right)]
+            long_parts = min(len(raw[i]), len(raw[i + 1])) > SHORT_JOIN_PART
+            may_fuzz = all(unexplained) or (any(unexplained) and long_parts)
+            if not options and may_fuzz and joined.isalpha():
+                options = self.fuzzy(joined)
+            for unit in (left, right):
+                unit.alternatives.extend((t, p, "joined") for t, p in options)
+
+    def _weigh(self, units: list[Unit]) -> None:
+        """IDF weights; a word the store has never seen may be off-topic or paraphrase.
+
+        The index cannot tell which, so it weighs as much as the query's most
+        telling known word, within the index's bounds. Tying it to the query
+        keeps the balance between known and unknown words the same at 11 or
+        100,000 claims.
+        """
+        idf = self.index.idf
+        known = 0.0
+        for unit in units:
+            exact = [t for t, _, kind in unit.alternatives if kind == "exact"]
+            if exact:
+                unit.weight = float(idf[exact[0]])
+            elif unit.alternatives:
+                unit.weight = float(max(idf[t] for t, _, _ in unit.alternatives))
+            known = max(known, unit.weight)
+        unknown = min(self.index.idf_unknown_max, max(self.index.idf_unknown_min, known))
+        for unit in units:
+            if not unit.alternatives:
+                unit.weight = unknown
+            if unit.word.isdigit():
+                unit.weight *= DIGIT_WEIGHT
+
+    # ------------------------------------------------------------- scoring
+    def propose(self, units: Sequence[Unit], need_coverage: float, weak_credit: float) -> Proposal:
+        """Every claim explaining at least ``CANDIDATE_COVERAGE`` of the query, at most a pool.
+
+        The best ``CANDIDATE_POOL`` by word evidence (coverage plus tf bonus)
+        are kept; a claim sharing no word with the query is never proposed.
+        """
+        total_weight = sum(u.weight for u in units)
+        floor = min(CANDIDATE_COVERAGE, need_coverage) * total_weight
+        indices, mass, boost, matched = self.score(units, floor, weak_credit)
+        coverage = mass / total_weight
+        keep = coverage >= CANDIDATE_COVERAGE - 1e-9
+        indices, coverage = indices[keep], coverage[keep]
+        boost, matched = boost[keep], matched[keep]
+        if indices.size > CANDIDATE_POOL:
+            rank = coverage + boost / total_weight
+            top = np.argpartition(-rank, CANDIDATE_POOL)[:CANDIDATE_POOL]
+            indices, coverage, matched = indices[top], coverage[top], matched[top]
+        return Proposal(indices, coverage, matched)
+
+    def _unit_vector(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Claims explaining this unit: the best strength per claim, and its tf bonus."""
+        if len(unit.alternatives) == 1:
+            tid, penalty, _ = unit.alternatives[0]
+            claims, weights, boosts = self.index.postings(tid)
+            return claims, weights * penalty, boosts * penalty
+        parts = [self.index.postings(t) for t, _, _ in unit.alternatives]
+        penalties = [penalty for _, penalty, _ in unit.alternatives]
+        if sum(len(c) for c, _, _ in parts) > self._dense_merge_at:
+            return self._dense_max(parts, penalties)
+        claims = np.concatenate([c for c, _, _ in parts])
+        weights = np.concatenate([w * p for (_, w, _), p in zip(parts, penalties, strict=True)])
+        boosts = np.concatenate([b * p for (_, _, b), p in zip(parts, penalties, strict=True)])
+        order = np.lexsort((-weights, claims))
+        claims, weights, boosts = claims[order], weights[order], boosts[order]
+        first = np.ones(len(claims), dtype=bool)
+        first[1:] = claims[1:] != claims[:-1]
+        return claims[first], weights[first], boosts[first]
+
+    def _dense_max(
+        self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], penalties: list[float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-claim best strength over several long posting lists, in O(N + postings).
+
+        Each posting list holds a claim at most once, so fancy-index assignment
+        is exact; this avoids sorting tens of thousands of entries per word.
+        """
+        best = np.zeros(self.index.size, dtype=np.float32)
+        best_boost = np.zeros(self.index.size, dtype=np.float32)
+        for (claims, weights, boosts), penalty in zip(parts, penalties, strict=True):
+            strength = weights * penalty
+            take = strength > best[claims]
+            best[claims[take]] = strength[take]
+            best_boost[claims[take]] = boosts[take] * penalty
+        claims = np.flatnonzero(best).astype(np.int32)
+        return claims, best[claims], best_boost[claims]
+
+    def _postings_size(self, unit: Unit) -> int:
+        return sum(self.index.postings_count(t) for t, _, _ in unit.alternatives)
+
+    def score(
+        self, units: Sequence[Unit], needed_mass: float, weak_credit: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate claims with their matched mass, tf bonus and count of matched words.
+
+        Exact, but pruned like MaxScore: words found in many claims (think
+        "china", "models") are only looked up for claims that rare words have
+        already made able to reach ``needed_mass``. A long pasted message full
+        of common words thus costs little more than its rare words do.
+        """
+        scored = [u for u in units if u.alternatives]
+        common: list[Unit] = []
+        rare: list[Unit] = []
+        for unit in scored:
+            (common if self._postings_size(unit) > self._common_postings else rare).append(unit)
+        common_mass = sum(u.weight for u in common)
+        if not rare or not common or common_mass >= needed_mass:
+            mass, boost, matched = self._accumulate(scored, weak_credit)
+            candidates = np.flatnonzero(mass > 0)
+            return candidates, mass[candidates], boost[candidates], matched[candidates]
+        mass, boost, matched = self._accumulate(rare, weak_credit)
+        candidates = np.flatnonzero(mass + common_mass >= needed_mass - 1e-9)
+        mass, boost, matched = mass[candidates], boost[candidates], matched[candidates]
+        for unit in common:
+            strengths, boosts = self._lookup(unit, candidates)
+            mass += strengths * unit.weight
+            boost += boosts * unit.weight
+            matched += _credit(strengths, weak_credit)
+        return candidates, mass, boost, matched
+
+    def _accumulate(
+        self, units: Sequence[Unit], weak_credit: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense per-claim mass, tf bonus and matched-word count over ``units``."""
+        n = self.index.size
+        claim_parts, weight_parts, boost_parts, credit_parts = [], [], [], []
+        for unit in units:
+            claims, strengths, boosts = self._unit_vector(unit)
+            claim_parts.append(claims)
+            weight_parts.append(strengths * unit.weight)
+            boost_parts.append(boosts * unit.weight)
+            credit_parts.append(_credit(strengths, weak_credit))
+        all_claims = np.concatenate(claim_parts)
+        mass = np.bincount(all_claims, np.concatenate(weight_parts), n)
+        boost = np.bincount(all_claims, np.concatenate(boost_parts), n)
+        matched = np.bincount(all_claims, np.concatenate(credit_parts), n)
+        return mass, boost, matched
+
+    def _lookup(self, unit: Unit, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Strength and tf bonus of ``unit`` for each candidate (sorted claim indices)."""
+        best = np.zeros(len(candidates), dtype=np.float64)
+        best_boost = np.zeros(len(candidates), dtype=np.float64)
+        for tid, penalty, _ in unit.alternatives:
+            claims, weights, boosts = self.index.postings(tid)
+            if not len(claims) or not len(candidates):
+                continue
+            pos = np.minimum(np.searchsorted(claims, candidates), len(claims) - 1)
+            found = claims[pos] == candidates
+            strength = np.where(found, weights[pos] * penalty, 0.0)
+            take = strength > best
+            best = np.where(take, strength, best)
+            best_boost = np.where(take, boosts[pos] * penalty, best_boost)
+        return best, best_boost
+
+    # ---------------------------------------------------------------- hits
+    def hits(self, claim: int, units: Sequence[Unit]) -> tuple[Hit, ...]:
+        """The query words claim ``claim`` explains: the strongest term for each, and where."""
+        index = self.index
+        found = []
+        for unit in units:
+            best: Hit | None = None
+            for tid, penalty, kind in unit.alternatives:
+                start, end = index.indptr[tid], index.indptr[tid + 1]
+                pos = start + np.searchsorted(index.post_claim[start:end], claim)
+                if pos < end and index.post_claim[pos] == claim:
+                    strength = float(index.post_weight[pos]) * penalty
+                    if best is None or strength > best.strength:
+                        field_kind = FieldKind(int(index.post_field[pos]))
+                        best = Hit(unit.word, index.display[tid], field_kind, kind, strength)
+            if best is not None:
+                found.append(best)
+        return tuple(found)

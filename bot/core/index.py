@@ -1,0 +1,233 @@
+"""The inverted index over a claim store: vocabulary, postings, typo buckets.
+
+Built once per store load and never changed afterwards, so every thread can
+read it without locks. Every claim field is analysed into terms (folded,
+synonyms applied, Snowball-stemmed). Each (term, claim) pair keeps the
+strongest field it appears in; field weights make a title or alias hit beat a
+word deep in a summary. Postings live in flat numpy arrays sorted by term and
+then by claim, so a query touches only the claims that share a term with it.
+
+How queries use it lives elsewhere: ``bot.core.candidates`` turns a query into
+candidate claims, ``bot.core.ranking`` decides which of them are answers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.core.match_types import FIELD_WEIGHT, KEY_FIELDS, FieldKind, claim_fields
+from bot.core.schema import Claim
+from bot.core.store import ClaimStore
+from bot.core.text import Analyzer, fold, is_content_word, stem
+
+# A claim that names a term in several places (title, aliases, entities, summary)
+# is more about it than one that mentions it once: a small, saturating bonus
+# used for ranking only, never for deciding whether something matches at all.
+TF_BONUS = 0.15
+PHRASE_FIELDS = (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY)
+
+
+def edits_allowed(word: str) -> int:
+    """Edit distance allowed for a query word of this length (as search engines do)."""
+    if len(word) <= 3 or word.isdigit():
+        return 0
+    return 1 if len(word) <= 6 else 2
+
+
+def joinable(left: str, right: str) -> bool:
+    """Neighbours worth trying as one word: two content words, at least one alphabetic."""
+    return is_content_word(left) and is_content_word(right) and (left.isalpha() or right.isalpha())
+
+
+def meaning_text(claim: Claim) -> str:
+    """The text a claim's sentence vector is made from: what it is about, not its sources."""
+    speaker = claim.speaker.name if claim.speaker else ""
+    return " ".join([claim.title, *claim.aliases, *claim.entities, speaker, claim.summary])
+
+
+@dataclass(frozen=True, eq=False)
+class TermIndex:
+    """Postings and vocabulary of one store; immutable and shared by threads."""
+
+    size: int
+    term_ids: dict[str, int]
+    display: list[str]  # a readable surface form per term, for reasons
+    phrases: list[list[str]]  # per claim: canonical titles, aliases and entities
+    surface_term: dict[str, int]  # key-field surface word -> term id, for typos
+    buckets: dict[int, list[str]]  # word length -> key words within its edit reach
+    post_claim: np.ndarray  # int32, sorted by term then claim
+    post_weight: np.ndarray  # float32 field weight of each posting
+    post_field: np.ndarray  # int8 FieldKind of each posting
+    post_boost: np.ndarray  # float32 tf bonus of each posting
+    indptr: np.ndarray  # int64, term id -> slice of the postings
+    idf: np.ndarray  # float32 per term
+    suggest_display: dict[str, str]  # folded name -> how it is shown
+    suggest_keys: list[str] = field(default_factory=list)
+
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Claims holding term ``tid`` (sorted), with field weight and tf bonus."""
+        start, end = self.indptr[tid], self.indptr[tid + 1]
+        return self.post_claim[start:end], self.post_weight[start:end], self.post_boost[start:end]
+
+    def postings_count(self, tid: int) -> int:
+        return int(self.indptr[tid + 1] - self.indptr[tid])
+
+    @property
+    def idf_unknown_max(self) -> float:
+        """A word the store never saw weighs at most as much as its rarest word."""
+        return math.log1p((max(self.size, 1) - 1 + 0.5) / 1.5)
+
+    @property
+    def idf_unknown_min(self) -> float:
+        """...and at least as much as a word found in 5% of claims."""
+        n = max(self.size, 1)
+        common = max(1.0, 0.05 * n)
+        return min(self.idf_unknown_max, math.log1p((n - common + 0.5) / (common + 0.5)))
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the postings arrays (not the claims themselves)."""
+        arrays = (
+            self.post_claim,
+            self.post_weight,
+            self.post_boost,
+            self.post_field,
+            self.indptr,
+            self.idf,
+        )
+        return int(sum(a.nbytes for a in arrays))
+
+
+class _Collector:
+    """Accumulates postings claim by claim; claims are materialised one at a time."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.term_ids: dict[str, int] = {}
+        self.surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
+        self.post_term, self.post_claim, self.post_field = array("i"), array("i"), array("b")
+        self.post_occurrences = array("H")
+        self.phrases: list[list[str]] = []
+        self.display: list[str] = []
+        # Entities, topics, speakers and many aliases repeat across claims:
+        # analyse each distinct key text once (summaries rarely repeat).
+        self.analysed: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        self.suggestable: set[str] = set()
+        self.meanings: list[str] = []
+
+    def _terms_of(self, text: str, joined: bool) -> list[tuple[str, str]]:
+        """(surface word, term) pairs of a field; key fields add joined neighbours."""
+        tokens = self.analyzer.canonical_words(text)
+        pairs = [(w, stem(w)) for w in tokens if len(w) > 1 or w.isdigit()]
+        if joined:
+            for left, right in itertools.pairwise(tokens):
+                if joinable(left, right):
+                    pairs.append((left + right, stem(left + right)))
+        return pairs
+
+    def _analyse(self, kind: FieldKind, text: str) -> tuple[str, list[tuple[str, str]]]:
+        key = kind in KEY_FIELDS
+        cached = self.analysed.get(text) if key else None
+        if cached is None:
+            phrase = " ".join(self.analyzer.canonical_words(text)) if key else ""
+            cached = (phrase, self._terms_of(text, joined=key))
+            if key:
+                self.analysed[text] = cached
+        return cached
+
+    def _term(self, surface: str, term: str, key: bool) -> int:
+        tid = self.term_ids.setdefault(term, len(self.term_ids))
+        if tid == len(self.display):
+            self.display.append(surface)
+        if key and not surface.isdigit():
+            self.surfaces.setdefault(surface, tid)
+        return tid
+
+    def add(self, index: int, claim: Claim) -> None:
+        self.suggestable.update(claim.topics, claim.entities)
+        if claim.speaker:
+            self.suggestable.add(claim.speaker.name)
+        self.meanings.append(meaning_text(claim))
+        best: dict[int, int] = {}
+        occurrences: dict[int, int] = {}
+        claim_phrases: list[str] = []
+        for kind, text in claim_fields(claim):
+            phrase, pairs = self._analyse(kind, text)
+            if kind in PHRASE_FIELDS:
+                claim_phrases.append(phrase)
+            for surface, term in pairs:
+                tid = self._term(surface, term, kind in KEY_FIELDS)
+                if tid not in best or kind < best[tid]:
+                    best[tid] = kind
+                occurrences[tid] = occurrences.get(tid, 0) + 1
+        for tid, strongest in best.items():
+            self.post_term.append(tid)
+            self.post_claim.append(index)
+            self.post_field.append(strongest)
+            self.post_occurrences.append(min(occurrences[tid], 60_000))
+        self.phrases.append(claim_phrases)
+
+
+def _typo_buckets(surfaces: Iterable[str]) -> dict[int, list[str]]:
+    """For each word length, every key word within reach of the edits allowed for it.
+
+    One rapidfuzz call per query word then suffices.
+    """
+    by_length: dict[int, list[str]] = {}
+    for surface in surfaces:
+        by_length.setdefault(len(surface), []).append(surface)
+    buckets: dict[int, list[str]] = {}
+    for length in range(4, max(by_length, default=0) + 3):
+        edits = edits_allowed("x" * length)
+        buckets[length] = [
+            w for near in range(length - edits, length + edits + 1) for w in by_length.get(near, ())
+        ]
+    return buckets
+
+
+def _suggestions(names: Iterable[str]) -> dict[str, str]:
+    """One suggestion per name whatever its case; the capitalised spelling wins."""
+    display: dict[str, str] = {}
+    for name in sorted(names):  # "DeepSeek" sorts before "deepseek"
+        display.setdefault(fold(name).strip(), name)
+    return display
+
+
+def _finish(size: int, c: _Collector) -> TermIndex:
+    terms = np.frombuffer(c.post_term, dtype=np.int32)
+    order = np.argsort(terms, kind="stable")
+    fields = np.frombuffer(c.post_field, dtype=np.int8)[order].copy()
+    extra = np.frombuffer(c.post_occurrences, dtype=np.uint16)[order].astype(np.float32) - 1
+    counts = np.bincount(terms, minlength=len(c.term_ids))
+    n = max(size, 1)
+    suggest_display = _suggestions(c.suggestable)
+    return TermIndex(
+        size=size,
+        term_ids=c.term_ids,
+        display=c.display,
+        phrases=c.phrases,
+        surface_term=c.surfaces,
+        buckets=_typo_buckets(c.surfaces),
+        post_claim=np.frombuffer(c.post_claim, dtype=np.int32)[order].copy(),
+        post_weight=FIELD_WEIGHT[fields],
+        post_field=fields,
+        post_boost=(TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32),
+        indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        # BM25's idf: rare terms say more about what a query is after.
+        idf=np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32),
+        suggest_display=suggest_display,
+        suggest_keys=sorted(suggest_display),
+    )
+
+
+def build_index(store: ClaimStore, analyzer: Analyzer) -> tuple[TermIndex, list[str]]:
+    """The index of ``store`` and each claim's meaning text (for its sentence vector)."""
+    collector = _Collector(analyzer)
+    for index, claim in enumerate(store):
+        collector.add(index, claim)
+    return _finish(len(store), collector), collector.meanings

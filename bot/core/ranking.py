@@ -1,0 +1,235 @@
+"""Deciding: evidence features -> one calibrated confidence -> answers or suggestions.
+
+* **Coverage, not raw similarity, decides confidence.** A claim's evidence is
+  the share of the query's information (IDF-weighted content words) that it
+  explains, how many words it explains, how close its meaning is (cosine of
+  sentence vectors) and how closely the query equals one of its phrases. A
+  long message that shares one company name with a claim explains little of
+  the message and is not a match; a two-word query naming a speaker and a
+  topic is fully explained.
+* **One calibrated model** (``bot.core.confidence``, fitted on the tuning
+  half) turns those features into a probability; below its threshold, and
+  without the index's own lexical pass, the matcher says "no match" and offers
+  suggestions instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.core.candidates import CandidateFinder, Proposal, Unit
+from bot.core.confidence import FEATURES, Feature, probability
+from bot.core.escape import searchable
+from bot.core.index import TermIndex
+from bot.core.match_types import Match, SearchResult
+from bot.core.matching_config import MatchingConfig, Thresholds
+from bot.core.semantic import ClaimVectors, Embedder
+from bot.core.store import ClaimStore
+from bot.core.text import fold
+
+CANDIDATES_TO_RERANK = 8
+MAX_EMBED_CHARS = 4_000
+SUGGEST_CUTOFF = 90  # "video" is not a suggestion for "nvidia" (60), "Nvidia" is (100)
+# One found only in a summary counts half in a short query (up to 5 content
+# words), so a single summary word never answers a short off-topic message on
+# its own ("earnings" in a summary is no reason to answer "nvidia earnings").
+# A pasted message is long enough that summary words are real evidence: there
+# they count in full.
+SHORT_QUERY_SUMMARY_CREDIT = 0.5
+
+
+def words_of(units: Iterable[Unit]) -> tuple[str, ...]:
+    return tuple(u.word for u in units)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Claims proposed for one query: rows of ``features`` follow ``indices``."""
+
+    units: list[Unit]
+    indices: np.ndarray
+    features: np.ndarray
+    cosine: np.ndarray
+    coverage: np.ndarray
+    phrases: list[str | None]
+
+
+class Judge:
+    """Turns proposed claims into features, a probability each, and an answer."""
+
+    def __init__(
+        self,
+        store: ClaimStore,
+        index: TermIndex,
+        finder: CandidateFinder,
+        vectors: ClaimVectors,
+        embedder: Embedder,
+        config: MatchingConfig,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.finder = finder
+        self.vectors = vectors
+        self.embedder = embedder
+        self.config = config
+
+    def thresholds(self, words: int) -> tuple[float, int]:
+        """Coverage and matched words the words alone need, by query length."""
+        t: Thresholds = self.config.thresholds
+        if words <= 2:
+            return t.short_query_coverage, 1
+        if words <= 5:
+            return t.medium_query_coverage, min(t.medium_query_matched, words)
+        return t.long_query_coverage, max(
+            t.long_query_matched, math.ceil(t.long_query_matched_share * words)
+        )
+
+    @staticmethod
+    def weak_credit(words: int) -> float:
+        return SHORT_QUERY_SUMMARY_CREDIT if words <= 5 else 1.0
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        model = self.config.confidence
+        return probability(features, model.intercept, model.weights)
+
+    def judge(
+        self, query: str, query_words: list[str], units: list[Unit], proposal: Proposal
+    ) -> Candidates:
+        """Evidence features for each proposed claim.
+
+        Every proposed claim gets a cosine; the best ``CANDIDATES_TO_RERANK`` by
+        a first estimate get the (costlier) whole-phrase comparison.
+        """
+        indices, coverage, matched = proposal.indices, proposal.coverage, proposal.matched
+        need_coverage, need_matched = self.thresholds(len(units))
+        vector = self.embedder.embed(searchable(query)[:MAX_EMBED_CHARS])
+        cosine = self.vectors.cosine(vector, indices)
+        features = np.zeros((indices.size, len(FEATURES)), dtype=np.float64)
+        passed = (coverage >= need_coverage) & (matched >= need_matched - 1e-9)
+        features[:, FEATURES.index(Feature.LEXICAL)] = passed
+        features[:, FEATURES.index(Feature.COVERAGE)] = np.minimum(coverage / need_coverage, 2) / 2
+        features[:, FEATURES.index(Feature.ENOUGH_WORDS)] = np.minimum(matched / need_matched, 1)
+        features[:, FEATURES.index(Feature.COSINE)] = cosine
+        features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
+        phrases: list[str | None] = [None] * indices.size
+        estimate = self.probability(features)
+        order = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
+        folded = " ".join(query_words)[:300]
+        unit_vectors = self.embedder.embed_words([u.word for u in units])
+        for row in order.tolist():
+            index = int(indices[row])
+            closeness, phrases[row] = self._phrase_bonus(index, folded)
+            features[row, FEATURES.index(Feature.PHRASE)] = closeness
+            features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
+                index, units, unit_vectors
+            )
+        return Candidates(units, indices, features, cosine, coverage, phrases)
+
+    def _phrase_bonus(self, index: int, folded_query: str) -> tuple[float, str | None]:
+        """How closely the whole query equals, or contains, a title/alias/entity."""
+        phrases = self.index.phrases[index]
+        if not phrases or not folded_query:
+            return 0.0, None
+        best = process.extractOne(folded_query, phrases, scorer=fuzz.ratio)
+        closeness = best[1] / 100 if best else 0.0
+        padded = f" {folded_query} "
+        contained = [p for p in phrases if len(p.split()) >= 2 and f" {p} " in padded]
+        if contained:
+            longest = max(contained, key=len)
+            return max(closeness, 0.9), longest
+        return closeness, (best[0] if best and closeness >= 0.9 else None)
+
+    def _rest_cosine(self, index: int, units: Sequence[Unit], vectors: np.ndarray) -> float:
+        """Cosine of the query words this claim does not explain with the claim."""
+        hits = self.finder.hits(index, units)
+        explained = {hit.query_word for hit in hits if hit.strength >= 0.5}
+        rest = [i for i, unit in enumerate(units) if unit.word not in explained]
+        if not rest:
+            return 1.0
+        weights = np.array([units[i].weight for i in rest], dtype=np.float32)
+        vector = weights @ vectors[rest]
+        norm = float(np.linalg.norm(vector))
+        if norm == 0:
+            return 0.0
+        return float(self.vectors.cosine(vector / norm, np.array([index]))[0])
+
+    # ---------------------------------------------------------------- decide
+    def decide(self, query: str, found: Candidates, limit: int, offset: int) -> SearchResult:
+        """Ranked confident matches (best first), or none plus suggestions.
+
+        Answer when the words alone are conclusive (the index's own
+        thresholds) or when the calibrated model finds the claim more likely
+        than not: meaning rescues paraphrases, never overrules clear words.
+        """
+        model = self.config.confidence
+        chance = self.probability(found.features)
+        lexical = found.features[:, FEATURES.index(Feature.LEXICAL)] > 0
+        rows = np.flatnonzero((chance >= model.threshold) | lexical).tolist()
+        words = words_of(found.units)
+        if not rows:
+            best = np.argsort(-chance, kind="stable")[:2].tolist()
+            near = [self.store.claim_at(int(found.indices[r])).title for r in best]
+            return SearchResult(query, (), self.suggest(query, found.units, near=near), words)
+        rows.sort(key=lambda r: (-chance[r], self.store.ids[int(found.indices[r])]))
+        floor = chance[rows[0]] * self.config.thresholds.relative_to_best
+        coverage = found.coverage
+        matches = tuple(
+            self._match(found, r, float(chance[r]), float(coverage[r]), not lexical[r])
+            for r in rows
+            if chance[r] >= floor or lexical[r]
+        )
+        return SearchResult(query, matches[offset : offset + limit], (), words)
+
+    def _match(
+        self, found: Candidates, row: int, chance: float, coverage: float, by_meaning: bool
+    ) -> Match:
+        index = int(found.indices[row])
+        return Match(
+            self.store.claim_at(index),
+            round(chance, 4),
+            round(coverage, 4),
+            self.finder.hits(index, found.units),
+            found.phrases[row],
+            similarity=round(float(found.cosine[row]), 4),
+            confidence=self.config.confidence.word(chance),
+            by_meaning=by_meaning,
+        )
+
+    # ------------------------------------------------------------ suggestions
+    def suggest(
+        self, query: str, units: Iterable[Unit] = (), limit: int = 5, near: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """Names, entities and topics closest to a query that found nothing, then ``near`` titles.
+
+        ``near`` are titles of the claims that came closest without being
+        confident. A name is close when one of its words is (nearly) one of the
+        query's ("hassabis nobel" -> Demis Hassabis; rapidfuzz
+        partial_token_ratio), closest whole name first, and deduplicated
+        case-insensitively ("deepseek" and "DeepSeek" are one suggestion). Only
+        when nothing is close do the store's biggest topics fill in.
+        """
+        text = " ".join(u.word for u in units) or fold(searchable(query))[:200]
+        picks: dict[str, str] = {}
+        if text.strip():
+            close = process.extract(
+                text,
+                self.index.suggest_keys,
+                scorer=fuzz.partial_token_ratio,
+                limit=20,
+                score_cutoff=SUGGEST_CUTOFF,
+            )
+            close.sort(key=lambda item: (-item[1], -fuzz.WRatio(text, item[0]), item[0]))
+            for key, _score, _ in close[:limit]:
+                picks.setdefault(key, self.index.suggest_display[key])
+        for title in near[:2]:
+            if len(picks) < limit:
+                picks.setdefault(title.casefold(), title)
+        if not picks:
+            for topic, _ in self.store.topic_counts()[:limit]:
+                picks.setdefault(topic.casefold(), topic)
+        return tuple(list(picks.values())[:limit])
