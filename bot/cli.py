@@ -90,12 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_answers(sub)
+    _add_reports(sub)
+    _add_claims(sub)
     _add_serve(sub)
     _add_digest(sub)
     return parser
 
 
 def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """What people ask: ``ask``, ``topics``, and ``eval`` over a file of labelled questions."""
     ask = sub.add_parser("ask", help="answer a query from the claim store")
     ask.add_argument(
         "query", nargs="*", help="the query; omit to read one query per line from stdin"
@@ -110,6 +113,15 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     topics.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
     topics.set_defaults(func=lazy("bot.commands:cmd_topics"))
 
+    evaluation = sub.add_parser("eval", help="matching quality on a TSV of labelled queries")
+    evaluation.add_argument("queries", type=Path, metavar="QUERIES.tsv")
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
+    evaluation.set_defaults(func=lazy("bot.eval_cli:cmd_eval", "ai-race eval"))
+
+
+def _add_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``report misses|feedback``: what claim authors learn from what people asked."""
     report = sub.add_parser("report", help="reports for claim authors")
     reports = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     misses = reports.add_parser("misses", help="most frequent questions that matched nothing")
@@ -138,6 +150,9 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     feedback.add_argument("--team", metavar="T…", help="only this workspace's votes")
     feedback.set_defaults(func=lazy("bot.feedback.cli:cmd_feedback", "ai-race report"))
 
+
+def _add_claims(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``claims validate|stale``: checks for the people who write claim files."""
     claims = sub.add_parser("claims", help="work with claim files")
     claims_sub = claims.add_subparsers(dest="claims_command", required=True, metavar="ACTION")
     validate = claims_sub.add_parser("validate", help="check every claim file, report all problems")
@@ -152,12 +167,6 @@ def _add_answers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--today", type=_date, default=None, metavar="YYYY-MM-DD", help="judge as of this day"
     )
     stale.set_defaults(func=lazy("bot.commands:cmd_stale"))
-
-    evaluation = sub.add_parser("eval", help="matching quality on a TSV of labelled queries")
-    evaluation.add_argument("queries", type=Path, metavar="QUERIES.tsv")
-    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluation.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
-    evaluation.set_defaults(func=lazy("bot.eval_cli:cmd_eval", "ai-race eval"))
 
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,7 +18,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
+def _create_subscriptions() -> None:
+    """Channels that get a daily digest, and when."""
     op.create_table(
         "digest_subscriptions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -37,6 +38,10 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.UniqueConstraint("team_id", "channel_id", name="uq_digest_sub_channel"),
     )
+
+
+def _create_deliveries() -> None:
+    """The ledger: one row per channel and local day, leased while it is being posted."""
     op.create_table(
         "digest_deliveries",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -57,6 +62,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("team_id", "channel_id", "local_date", name="uq_digest_delivery_day"),
     )
     op.create_index("ix_digest_deliveries_status", "digest_deliveries", ["status"])
+
+
+def _create_sent_claims() -> None:
+    """Which claims went to which channel on which day (the rotation's memory)."""
     op.create_table(
         "digest_sent_claims",
         sa.Column("team_id", sa.String(32), primary_key=True),
@@ -69,12 +78,20 @@ def upgrade() -> None:
     op.create_index(
         "ix_digest_sent_channel", "digest_sent_claims", ["team_id", "channel_id", "cycle"]
     )
+
+
+def _create_processed_events() -> None:
+    """Slack event ids already handled, so a retried event is answered once."""
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.String(64), primary_key=True),
         sa.Column("received_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_processed_events_received", "processed_events", ["received_at"])
+
+
+def _create_query_misses() -> None:
+    """Questions that matched nothing, for the claim authors' report."""
     op.create_table(
         "query_misses",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -85,6 +102,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_query_misses_norm", "query_misses", ["query_norm"])
     op.create_index("ix_query_misses_created_at", "query_misses", ["created_at"])
+
+
+def upgrade() -> None:
+    _create_subscriptions()
+    _create_deliveries()
+    _create_sent_claims()
+    _create_processed_events()
+    _create_query_misses()
 
 
 def downgrade() -> None:
