@@ -76,8 +76,8 @@ def _searchable(match: re.Match[str]) -> str:
         return f" {label} " if label else " "
     if target.lower().startswith(("mailto:", "tel:")):  # an address is nobody's topic
         return " "
-    if label and not _URL_LIKE.match(label):  # <url|label> reads as its label
-        return f" {label} "
+    if label and not _URL_LIKE.match(label):  # <url|label>: the poster's words, then the headline's
+        return f" {label} {url_words(target)} "
     return f" {url_words(target)} "
 
 
@@ -89,8 +89,10 @@ def readable(text: str) -> str:
 def searchable(text: str) -> str:
     """Slack markup -> the words worth matching on.
 
-    ``<@U1|bob>`` becomes ``bob``, ``<https://x|label>`` becomes ``label``, a
-    pasted link without a label becomes the words of its slug; ``<!channel>``,
+    ``<@U1|bob>`` becomes ``bob``, ``<https://x/a-headline|label>`` becomes
+    ``label a headline`` (what the poster called it, then the words of its
+    slug: both say what the link is about), a pasted link without a label
+    becomes the words of its slug; ``<!channel>``,
     ``<!here>``, ``<#C1|general>`` and emoji shortcodes (``:fire:``) disappear.
     ``*bold*``, ``_italic_`` and ``~strike~`` marks are punctuation to the
     word splitter already. Links typed outside Slack (the command line, a
