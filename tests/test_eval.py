@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.catalog import load_catalog
+from bot.core.confidence import Feature
 from bot.core.matcher import Matcher
+from bot.core.matching_config import MatchingConfig, load_matching_config
 from bot.core.store import REPO_CLAIMS
 
 DATA = Path(__file__).parent / "data"
@@ -78,3 +80,10 @@ def test_held_out_off_topic_and_name_only_messages_match_nothing(matcher: Matche
     rows = _rows("heldout_queries.tsv")
     assert sum(1 for r in rows if r["style"] == "negative-entity") >= 15
     assert _false_positives(matcher, rows) == []
+
+
+def test_built_in_defaults_are_the_shipped_fit() -> None:
+    # A store without config/matching.yaml must decide exactly as the repo does.
+    shipped = load_matching_config().confidence
+    assert MatchingConfig().confidence == shipped
+    assert set(shipped.weights) == set(Feature)

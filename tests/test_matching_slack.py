@@ -133,7 +133,29 @@ def test_filler_around_a_name_does_not_sink_it(matcher: Matcher) -> None:
     }
 
 
+def test_one_unexplained_word_does_not_sink_a_hit(matcher: Matcher) -> None:
+    # "theft" is no word of the claim's; "steal" and its forms are a synonym.
+    assert top(matcher, "distillation is just theft") == "distillation-efficiency"
+
+
 # ------------------------------------------------------------- 5. paraphrase
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("why are chinese labs giving their models away for free", "open-source-strategy"),
+        ("did openai really accuse deepseek of stealing?", "distillation-efficiency"),
+    ],
+)
+def test_paraphrases_from_the_issue(matcher: Matcher, query: str, expected: str) -> None:
+    assert top(matcher, query) == expected
+
+
+def test_a_name_with_an_unrelated_rest_is_no_match(matcher: Matcher) -> None:
+    # Closest in meaning among the claims proposed, but only by the name.
+    for query in ("jensen huang's leather jacket at computex lol", "deepseek outage again"):
+        assert matcher.search(query).matches == (), query
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

@@ -1,7 +1,8 @@
 """From a query's words to the claims worth judging: analysis, typos, pruned scoring.
 
 * **Typos by edit distance, on the words that matter.** A query word that is
-  not a known term is compared (rapidfuzz Levenshtein, length-bucketed) with
+  not a known term is compared (rapidfuzz OSA: Levenshtein where swapping two
+  neighbouring letters, "vidoe", is one edit; length-bucketed) with
   the *key* vocabulary only: words from titles, aliases, entities, speakers and
   topics. Typing mistakes happen on names ("hasabis", "seeddance"); fuzzing
   towards ordinary summary words would turn "lunch" into "launch".
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.core.index import TermIndex, edits_allowed, joinable
 from bot.core.match_types import FieldKind, Hit
@@ -96,7 +97,7 @@ class CandidateFinder:
         found: dict[int, float] = {}
         bucket = self.index.buckets.get(len(word), ())
         for candidate, distance, _ in process.extract(
-            word, bucket, scorer=Levenshtein.distance, score_cutoff=edits, limit=6
+            word, bucket, scorer=OSA.distance, score_cutoff=edits, limit=6
         ):
             if distance == 0:
                 continue

@@ -25,7 +25,16 @@ Features (all roughly 0..1, so the coefficients are comparable):
   (a name plus a related rest), where the whole-query cosine is dominated by
   the shared name;
 * ``shortness``: 1 / content words, so length can shift the balance;
-* ``phrase``: how closely the whole query equals or contains a title or alias.
+* ``phrase``: how closely the whole query equals or contains a title or alias;
+* ``closest_meaning``: 1 for the claim closest in meaning (highest cosine)
+  among two or more proposed, when the words alone do not decide and the
+  claim explains at least one query word that is not one of its names
+  (entities, speaker). A headline names several companies the store knows,
+  so the words propose several claims, and the one it is about is the one
+  its meaning is nearest to; news that only shares a name ("Jensen Huang's
+  leather jacket", "DeepSeek suspends sign-ups") gets no credit from it, nor
+  does a lone candidate (nothing to compare), nor a claim the words already
+  answer (a title hit keeps its lead over a summary that reads closer).
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ class Feature(StrEnum):
     REST_COSINE = "rest_cosine"
     SHORTNESS = "shortness"
     PHRASE = "phrase"
+    CLOSEST_MEANING = "closest_meaning"
 
 
 FEATURES: tuple[Feature, ...] = tuple(Feature)
@@ -54,6 +64,13 @@ class Confidence(StrEnum):
     STRONG = "strong"
     LIKELY = "likely"
     WEAK = "weak"
+
+
+def closest_in_meaning(cosine: np.ndarray) -> np.ndarray:
+    """1.0 for the claim(s) with the highest cosine among two or more, else 0.0."""
+    if cosine.size < 2:
+        return np.zeros(cosine.size, dtype=np.float64)
+    return (cosine >= cosine.max() - 1e-6).astype(np.float64)
 
 
 def probability(

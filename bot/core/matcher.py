@@ -66,7 +66,13 @@ class Matcher:
         # Computed once per store load; immutable and shared by every thread.
         self._vectors = claim_vectors(self._embedder, meanings)
         self.judge = Judge(
-            store, self.index, self.finder, self._vectors, self._embedder, self.config
+            store,
+            self.index,
+            self.finder,
+            self._vectors,
+            self._embedder,
+            self.config,
+            self.analyzer,
         )
 
     @property

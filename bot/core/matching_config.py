@@ -31,16 +31,17 @@ class ConfidenceModel(BaseModel):
 
     # Defaults: the fit shipped in config/matching.yaml, so a store without
     # that file (tests, a bare checkout) decides the same way.
-    intercept: float = -6.8537
+    intercept: float = -6.8161
     weights: dict[Feature, float] = Field(
         default_factory=lambda: {
-            Feature.LEXICAL: 0.3449,
-            Feature.COVERAGE: 3.9923,
-            Feature.ENOUGH_WORDS: 0.432,
-            Feature.COSINE: 4.1187,
-            Feature.REST_COSINE: 0.5984,
-            Feature.SHORTNESS: -1.2407,
-            Feature.PHRASE: 3.7762,
+            Feature.LEXICAL: 1.9385,
+            Feature.COVERAGE: 3.6955,
+            Feature.ENOUGH_WORDS: -0.317,
+            Feature.COSINE: 2.8651,
+            Feature.REST_COSINE: 0.4809,
+            Feature.SHORTNESS: -1.3586,
+            Feature.PHRASE: 3.829,
+            Feature.CLOSEST_MEANING: 1.6992,
         }
     )
     threshold: float = Field(0.5, gt=0, lt=1)  # answer at or above this (or on clear words)

@@ -15,24 +15,28 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.core.candidates import CandidateFinder, Proposal, Unit
-from bot.core.confidence import FEATURES, Feature, probability
+from bot.core.confidence import FEATURES, Feature, closest_in_meaning, probability
 from bot.core.escape import searchable
 from bot.core.index import TermIndex
 from bot.core.match_types import Match, SearchResult
 from bot.core.matching_config import MatchingConfig, Thresholds
 from bot.core.semantic import ClaimVectors, Embedder
 from bot.core.store import ClaimStore
-from bot.core.text import fold
+from bot.core.text import Analyzer, fold, stem
 
 CANDIDATES_TO_RERANK = 8
+EXPLAINED = 0.5  # a hit at least this strong explains its query word
+NAMES_CACHE = 4_096  # claims whose name terms are kept (a few dozen bytes each)
 MAX_EMBED_CHARS = 4_000
 SUGGEST_CUTOFF = 90  # "video" is not a suggestion for "nvidia" (60), "Nvidia" is (100)
 # One found only in a summary counts half in a short query (up to 5 content
@@ -70,6 +74,7 @@ class Judge:
         vectors: ClaimVectors,
         embedder: Embedder,
         config: MatchingConfig,
+        analyzer: Analyzer,
     ) -> None:
         self.store = store
         self.index = index
@@ -77,6 +82,7 @@ class Judge:
         self.vectors = vectors
         self.embedder = embedder
         self.config = config
+        self.analyzer = analyzer
 
     def thresholds(self, words: int) -> tuple[float, int]:
         """Coverage and matched words the words alone need, by query length."""
@@ -115,8 +121,21 @@ class Judge:
         features[:, FEATURES.index(Feature.COVERAGE)] = np.minimum(coverage / need_coverage, 2) / 2
         features[:, FEATURES.index(Feature.ENOUGH_WORDS)] = np.minimum(matched / need_matched, 1)
         features[:, FEATURES.index(Feature.COSINE)] = cosine
+        features[:, FEATURES.index(Feature.CLOSEST_MEANING)] = closest_in_meaning(cosine)
         features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
+        phrases = self._rerank(query_words, units, indices, features)
+        return Candidates(units, indices, features, cosine, coverage, phrases)
+
+    def _rerank(
+        self, query_words: list[str], units: list[Unit], indices: np.ndarray, features: np.ndarray
+    ) -> list[str | None]:
+        """Costlier features for the best few claims by a first estimate; returns phrases.
+
+        Fills ``phrase``, ``rest_cosine`` and ``closest_meaning`` in place.
+        """
         phrases: list[str | None] = [None] * indices.size
+        closest = closest_in_meaning(features[:, FEATURES.index(Feature.COSINE)])
+        closest *= 1 - features[:, FEATURES.index(Feature.LEXICAL)]
         estimate = self.probability(features)
         order = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
         folded = " ".join(query_words)[:300]
@@ -125,10 +144,29 @@ class Judge:
             index = int(indices[row])
             closeness, phrases[row] = self._phrase_bonus(index, folded)
             features[row, FEATURES.index(Feature.PHRASE)] = closeness
+            hits = self.finder.hits(index, units)
+            explained = {hit.query_word for hit in hits if hit.strength >= EXPLAINED}
             features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
-                index, units, unit_vectors
+                index, units, explained, unit_vectors
             )
-        return Candidates(units, indices, features, cosine, coverage, phrases)
+            names = self._names(index)
+            topical = any(stem(h.term) not in names for h in hits if h.strength >= EXPLAINED)
+            features[row, FEATURES.index(Feature.CLOSEST_MEANING)] = closest[row] * topical
+        return phrases
+
+    @lru_cache(maxsize=NAMES_CACHE)  # noqa: B019 - one Judge per store load, freed with it
+    def _names(self, index: int) -> frozenset[str]:
+        """Terms of a claim's entities and speaker: names, not what is said about them."""
+        claim = self.store.claim_at(index)
+        texts = list(claim.entities)
+        if claim.speaker:
+            texts += [claim.speaker.name, claim.speaker.org or ""]
+        terms: set[str] = set()
+        for text in texts:
+            words = self.analyzer.canonical_words(text)
+            terms.update(stem(w) for w in words)
+            terms.update(stem(a + b) for a, b in itertools.pairwise(words))
+        return frozenset(terms)
 
     def _phrase_bonus(self, index: int, folded_query: str) -> tuple[float, str | None]:
         """How closely the whole query equals, or contains, a title/alias/entity."""
@@ -144,10 +182,10 @@ class Judge:
             return max(closeness, 0.9), longest
         return closeness, (best[0] if best and closeness >= 0.9 else None)
 
-    def _rest_cosine(self, index: int, units: Sequence[Unit], vectors: np.ndarray) -> float:
+    def _rest_cosine(
+        self, index: int, units: Sequence[Unit], explained: set[str], vectors: np.ndarray
+    ) -> float:
         """Cosine of the query words this claim does not explain with the claim."""
-        hits = self.finder.hits(index, units)
-        explained = {hit.query_word for hit in hits if hit.strength >= 0.5}
         rest = [i for i, unit in enumerate(units) if unit.word not in explained]
         if not rest:
             return 1.0
