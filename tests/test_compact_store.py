@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,126 @@ def test_ids_sort_unlike_file_names(tmp_path: Path) -> None:
     short = store.get("ai")
     assert short is not None
     assert [c.id for c in store.related(short, Relation.SUPPORTS)] == ["ai-race"]
+
+
+# ---------------------------------------------------------------- parse cache
+
+
+@pytest.fixture()
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the files parsed from YAML in this process, in order."""
+    import bot.core.claim_load as load_module
+
+    seen: list[str] = []
+    real_parse = load_module.parse_yaml
+
+    def counting_parse(path: Path, text: str):
+        seen.append(path.name)
+        return real_parse(path, text)
+
+    monkeypatch.setattr(load_module, "parse_yaml", counting_parse)
+    return seen
+
+
+def _dump(store) -> list[dict]:
+    return [claim.model_dump() for claim in store]
+
+
+def test_a_fresh_copy_of_the_directory_is_served_from_the_cache(
+    tmp_path: Path, parses: list[str]
+) -> None:
+    """A clone or copy has new inodes, ctimes and path: the content digest still matches."""
+    first_dir = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, first_dir)
+    cache = tmp_path / "cache"
+    first, _ = validate_dir(first_dir, cache_dir=cache)
+    assert len(parses) == len(list(REPO_CLAIMS.glob("*.yaml")))
+    parses.clear()
+    copy = tmp_path / "deploy" / "claims"
+    shutil.copytree(first_dir, copy, copy_function=shutil.copy)  # new inodes and mtimes
+    assert (copy / CLAIM).stat().st_ino != (first_dir / CLAIM).stat().st_ino
+    second, problems = validate_dir(copy, cache_dir=cache)
+    assert problems == [] and parses == []
+    assert first is not None and second is not None and _dump(second) == _dump(first)
+
+
+CLAIM = "tiktok-creation-engine.yaml"
+
+
+def test_one_changed_file_is_the_only_one_parsed(tmp_path: Path, parses: list[str]) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    cache = tmp_path / "cache"
+    validate_dir(directory, cache_dir=cache)
+    parses.clear()
+    path = directory / CLAIM
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("title:"))
+    lines[at] = "title: Edited — short video apps became creation engines\n"
+    path.write_text("".join(lines))
+    store, problems = validate_dir(directory, cache_dir=cache)
+    assert problems == [] and store is not None
+    assert parses == [CLAIM]
+    edited = store.get(path.stem)
+    assert edited is not None and edited.title.startswith("Edited —")
+    parses.clear()
+    again, _ = validate_dir(directory, cache_dir=cache)  # the edit was cached in turn
+    assert parses == [] and again is not None and _dump(again) == _dump(store)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: "{not json",
+        lambda text: text[: len(text) // 2],  # cut short mid-line
+        lambda text: text.replace("\t", " ", 40),  # lines with too few fields
+        lambda text: text.replace('["', '[{"', 5),  # facts that are not a row
+    ],
+    ids=["garbage", "truncated", "fields", "facts"],
+)
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, damage, parses) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    cache = tmp_path / "cache"
+    clean, _ = validate_dir(directory, cache_dir=cache, today=date(2026, 11, 24))
+    assert clean is not None
+    expected = _dump(clean)  # before the damage: the store reads bodies from that file
+    for file in cache.glob("claims-*.jsonl"):
+        file.write_text(damage(file.read_text(encoding="utf-8")), encoding="utf-8")
+    parses.clear()
+    store, problems = validate_dir(directory, cache_dir=cache, today=date(2026, 11, 24))
+    assert problems == [] and store is not None
+    assert _dump(store) == expected and parses  # some files were parsed again
+    parses.clear()
+    validate_dir(directory, cache_dir=cache, today=date(2026, 11, 24))
+    assert parses == []  # and the rewritten cache serves them all
+
+
+def test_worker_processes_parse_like_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.core.claim_load as load_module
+
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    broken = directory / CLAIM
+    broken.write_text(broken.read_text().replace("summary:", "sumary: x\nsummary:", 1))
+    alone, alone_problems = validate_dir(directory, cache_dir=None, workers=1)
+    monkeypatch.setattr(load_module, "PARALLEL_MIN", 2)
+    started: list[int] = []
+    real_start = load_module._start
+
+    def counting_start(part, out):
+        started.append(len(part))
+        return real_start(part, out)
+
+    monkeypatch.setattr(load_module, "_start", counting_start)
+    pooled, pooled_problems = validate_dir(directory, cache_dir=tmp_path / "cache", workers=2)
+    assert len(started) == 2 and sum(started) == len(list(directory.glob("*.yaml")))
+    assert alone is None and pooled is None
+    assert pooled_problems == alone_problems and [p.field for p in pooled_problems] == ["sumary"]
+    broken.write_text(broken.read_text().replace("sumary: x\n", "", 1))
+    fixed, problems = validate_dir(directory, cache_dir=tmp_path / "cache", workers=2)
+    expected, _ = validate_dir(directory, cache_dir=None, workers=1)
+    assert problems == [] and fixed is not None and expected is not None
+    assert _dump(fixed) == _dump(expected)

@@ -225,17 +225,17 @@ def test_readme_example_claim_is_valid(tmp_path: Path) -> None:
 def test_parse_cache_skips_unchanged_files_and_sees_changes(
     store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.core.store as store_module
+    import bot.core.claim_load as load_module
 
     cache = tmp_path / "cache"
     parsed: list[str] = []
-    real_read = store_module.read_yaml
+    real_parse = load_module.parse_yaml
 
-    def counting_read(path: Path):
+    def counting_parse(path: Path, text: str):
         parsed.append(path.name)
-        return real_read(path)
+        return real_parse(path, text)
 
-    monkeypatch.setattr(store_module, "read_yaml", counting_read)
+    monkeypatch.setattr(load_module, "parse_yaml", counting_parse)
     first, _ = validate_dir(store_dir, today=TODAY, cache_dir=cache)
     assert len(parsed) == 11 and list(cache.glob("claims-*.jsonl"))
     parsed.clear()

@@ -17,6 +17,7 @@ serves every thread, and every worker forked from the loading process.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from array import array
@@ -46,19 +47,27 @@ class ClaimRow(NamedTuple):
 
 
 class BodyFile:
-    """Append-only claim bodies (JSON) in an unlinked file, read by (offset, length)."""
+    """Claim bodies (JSON) in a file read by (offset, length) with ``pread``.
 
-    def __init__(self, directory: Path | None = None) -> None:
-        if directory is not None:
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                directory = None
-        # Unlinked on creation: nothing to clean up, even after SIGKILL.
-        self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115
-        self._size = 0
+    Either an unlinked temporary file the builder appends to, or the parse
+    cache file itself (see bot.core.parse_cache), whose lines already hold each
+    claim's validated JSON: a restart then copies no body at all.
+    """
+
+    def __init__(self, directory: Path | None = None, handle: IO[bytes] | None = None) -> None:
+        if handle is None:
+            if directory is not None:
+                try:
+                    directory.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    directory = None
+            # Unlinked on creation: nothing to clean up, even after SIGKILL.
+            handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115
+        self._file: IO[bytes] = handle
+        self._size = os.fstat(handle.fileno()).st_size
 
     def append(self, body: bytes) -> tuple[int, int]:
+        self._file.seek(0, os.SEEK_END)
         self._file.write(body)
         start, self._size = self._size, self._size + len(body)
         return start, len(body)
@@ -72,6 +81,55 @@ class BodyFile:
     @property
     def nbytes(self) -> int:
         return self._size
+
+
+class ClaimFacts(NamedTuple):
+    """What loading keeps about a valid claim besides its body: columns and link checks.
+
+    Stored in the parse cache as a JSON list, so a restart fills the columns
+    and checks links without validating a single claim again.
+    """
+
+    id: str
+    last_touched: int  # proleptic ordinals
+    reviewed: int
+    review_every: int  # 0: the store-wide interval
+    latest: int  # the latest date anywhere in the claim (a future one is a problem)
+    topics: tuple[str, ...]
+    links: tuple[tuple[str, int], ...]  # (target id, code into RELATIONS)
+
+    @classmethod
+    def of(cls, claim: Claim) -> ClaimFacts:
+        dates = [claim.last_touched, *(s.date for s in claim.sources if s.date is not None)]
+        return cls(
+            claim.id,
+            claim.last_touched.toordinal(),
+            claim.reviewed.toordinal(),
+            claim.review_every or 0,
+            max(dates).toordinal(),
+            tuple(claim.topics),
+            tuple((link.id, _RELATION_CODE[link.relation]) for link in claim.related),
+        )
+
+    def to_json(self) -> bytes:
+        return json.dumps(self, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ClaimFacts:
+        """Decode a cached row; ValueError/TypeError when it is not one (a damaged cache)."""
+        cid, touched, reviewed, every, latest, topics, links = json.loads(data)
+        return cls(
+            str(cid),
+            int(touched),
+            int(reviewed),
+            int(every),
+            int(latest),
+            tuple(map(str, topics)),
+            tuple((str(target), int(code)) for target, code in links),
+        )
+
+    def relation_of(self, index: int) -> Relation:
+        return RELATIONS[self.links[index][1]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,10 +305,10 @@ class ClaimSequence(Sequence[Claim]):
 
 
 class StoreBuilder:
-    """Collects validated claims into columns and a body file, then sorts them by id."""
+    """Collects claims into columns and a body file, then sorts them by id."""
 
-    def __init__(self, body_dir: Path | None = None) -> None:
-        self._bodies = BodyFile(body_dir)
+    def __init__(self, body_dir: Path | None = None, bodies: BodyFile | None = None) -> None:
+        self._bodies = bodies or BodyFile(body_dir)
         self._ids: list[str] = []
         self._last_touched = array("i")
         self._reviewed = array("i")
@@ -262,17 +320,21 @@ class StoreBuilder:
         self._links: list[tuple[tuple[str, int], ...]] = []
 
     def add(self, claim: Claim) -> None:
+        """A validated claim: its body is appended to the builder's body file."""
         start, length = self._bodies.append(claim.model_dump_json().encode())
-        self._ids.append(claim.id)
-        self._last_touched.append(claim.last_touched.toordinal())
-        self._reviewed.append(claim.reviewed.toordinal())
-        self._review_every.append(claim.review_every or 0)
+        self.add_facts(ClaimFacts.of(claim), start, length)
+
+    def add_facts(self, facts: ClaimFacts, start: int, length: int) -> None:
+        """A claim whose body is already in the body file at (start, length)."""
+        self._ids.append(facts.id)
+        self._last_touched.append(facts.last_touched)
+        self._reviewed.append(facts.reviewed)
+        self._review_every.append(facts.review_every)
         self._body_start.append(start)
         self._body_length.append(length)
         code = self._topic_code
-        self._topic_lists.append(array("i", (code.setdefault(t, len(code)) for t in claim.topics)))
-        links = tuple((link.id, _RELATION_CODE[link.relation]) for link in claim.related)
-        self._links.append(links)
+        self._topic_lists.append(array("i", (code.setdefault(t, len(code)) for t in facts.topics)))
+        self._links.append(facts.links)
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -15,10 +15,11 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from bot.core.compact import ClaimStore, StoreBuilder
-from bot.core.parse_cache import ParseCache, cache_dir_from_env
+from bot.core.claim_load import Row, read_claim_files
+from bot.core.compact import RELATIONS, ClaimFacts, ClaimStore, StoreBuilder
+from bot.core.parse_cache import cache_dir_from_env
 from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
-from bot.core.schema import Claim, Related
+from bot.core.schema import Claim
 from bot.core.yamlfile import YamlDocument, YamlSyntaxError, read_yaml
 
 CLAIM_SUFFIXES = (".yaml", ".yml")
@@ -29,12 +30,11 @@ __all__ = ["ClaimStore", "load_store", "validate_dir"]
 
 
 class LoadedClaim(NamedTuple):
-    """What the cross-file checks need about a valid claim; the claim itself is in the builder."""
+    """A valid claim file's facts and where the builder put it, for the cross-file checks."""
 
-    id: str
-    related: list[Related]
+    facts: ClaimFacts
+    path: Path
     position: int  # position in the StoreBuilder
-    dated_later: bool  # some date is after today
 
 
 def default_claims_dir() -> Path:
@@ -43,50 +43,28 @@ def default_claims_dir() -> Path:
     return Path(configured) if configured else REPO_CLAIMS
 
 
-def _read_claim(
-    path: Path, cache: ParseCache
-) -> tuple[Claim | None, YamlDocument | None, list[Problem]]:
+def _explain(path: Path) -> list[Problem]:
+    """Every problem of a file the fast path refused, with lines (read again from YAML)."""
     try:
-        stat = path.stat()
-        cached = cache.get(path, stat)
-        if cached is not None:
-            try:  # a cached file was valid when cached; anything else falls back to YAML
-                claim = Claim.model_validate(cached)
-                if claim.id == path.stem:
-                    cache.keep(path, stat)
-                    return claim, None, []
-            except ValidationError:
-                pass
         doc = read_yaml(path)
     except YamlSyntaxError as exc:
-        return None, None, [Problem(str(path), exc.line, "(file)", exc.message)]
+        return [Problem(str(path), exc.line, "(file)", exc.message)]
     except OSError as exc:
-        return None, None, [Problem(str(path), None, "(file)", f"cannot read: {exc.strerror}")]
+        return [Problem(str(path), None, "(file)", f"cannot read: {exc.strerror}")]
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
-        return (
-            None,
-            doc,
-            [Problem(str(path), 1, "(file)", f"expected a mapping of fields, got {kind}")],
-        )
+        return [Problem(str(path), 1, "(file)", f"expected a mapping of fields, got {kind}")]
     try:
         claim = Claim.model_validate(doc.data)
     except ValidationError as exc:
-        return None, doc, validation_problems(doc, exc, Claim)
-    problems = []
-    if claim.id == path.stem:
-        cache.put(path, stat, doc.data)
-    else:
-        problems.append(
-            Problem(
-                str(path),
-                doc.line_of(("id",)),
-                "id",
-                f"id '{claim.id}' differs from the file name '{path.name}' "
-                f"(expected '{path.stem}')",
-            )
+        return validation_problems(doc, exc, Claim)
+    if claim.id != path.stem:
+        message = (
+            f"id '{claim.id}' differs from the file name '{path.name}' (expected '{path.stem}')"
         )
-    return claim, doc, problems
+        return [Problem(str(path), doc.line_of(("id",)), "id", message)]
+    # Valid now: the file changed between the two reads.
+    return [Problem(str(path), None, "(file)", "changed while the store loaded; load it again")]
 
 
 def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]:
@@ -107,7 +85,7 @@ def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]
     ]
 
 
-def _contradicting_relations(loaded: list[tuple[LoadedClaim, Path]]) -> list[Problem]:
+def _contradicting_relations(loaded: list[LoadedClaim]) -> list[Problem]:
     """Pairs of claims that declare different relations to each other, one problem per side.
 
     A link is read from both ends (see :meth:`ClaimStore.related`), so "A supports
@@ -115,14 +93,14 @@ def _contradicting_relations(loaded: list[tuple[LoadedClaim, Path]]) -> list[Pro
     card, under two headings. The author must decide which relation is true.
     """
     declared = {
-        (claim.id, link.id): (link.relation, i, path)
-        for claim, path in loaded
-        for i, link in enumerate(claim.related)
+        (entry.facts.id, target): (code, i, entry.path)
+        for entry in loaded
+        for i, (target, code) in enumerate(entry.facts.links)
     }
     problems = []
-    for (source, target), (relation, index, path) in declared.items():
+    for (source, target), (code, index, path) in declared.items():
         back = declared.get((target, source))
-        if back is None or back[0] is relation:
+        if back is None or back[0] == code:
             continue
         loc: Loc = ("related", index, "relation")
         problems.append(
@@ -130,8 +108,8 @@ def _contradicting_relations(loaded: list[tuple[LoadedClaim, Path]]) -> list[Pro
                 str(path),
                 read_yaml(path).line_of(loc),
                 field_name(loc),
-                f"'{relation.value}' for {target}, but {back[2]} declares "
-                f"'{back[0].value}' for {source}; make the two relations agree "
+                f"'{RELATIONS[code].value}' for {target}, but {back[2]} declares "
+                f"'{RELATIONS[back[0]].value}' for {source}; make the two relations agree "
                 "(or declare the link on one side only)",
             )
         )
@@ -142,69 +120,60 @@ def claim_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in CLAIM_SUFFIXES and p.is_file())
 
 
-def validate_dir(
-    directory: Path, *, today: date | None = None, cache_dir: Path | bool | None = True
-) -> tuple[ClaimStore | None, list[Problem]]:
-    """Load every claim file in ``directory``; return the store (if clean) and all problems.
-
-    ``cache_dir``: True for the configured parse cache (see bot.core.parse_cache),
-    None or False for none, or a directory.
-    """
-    today = today or date.today()
-    if cache_dir is True:
-        cache_dir = cache_dir_from_env()
-    cache = ParseCache(directory, cache_dir or None)
+def _listed(directory: Path) -> tuple[list[Path], Problem | None]:
+    """The claim files of ``directory``, or the one problem that stops a load."""
     if not directory.is_dir():
         what = (
             "is a file, not a directory: give the directory that holds the claim files"
             if directory.exists()
             else "claim directory does not exist"
         )
-        return None, [Problem(str(directory), None, "(directory)", what)]
+        return [], Problem(str(directory), None, "(directory)", what)
     files = claim_files(directory)
     if not files:
-        return None, [Problem(str(directory), None, "(directory)", "no claim files (*.yaml) found")]
+        return [], Problem(str(directory), None, "(directory)", "no claim files (*.yaml) found")
+    return files, None
 
+
+def _add_unique(rows: list[Row], builder: StoreBuilder) -> tuple[list[LoadedClaim], list[Problem]]:
+    """Add each claim to the builder unless an earlier file used its id (``a.yaml``, ``a.yml``)."""
+    loaded: list[LoadedClaim] = []
     problems: list[Problem] = []
-    # Only ids and links are kept per claim; bodies go to the builder's file
-    # as they are validated, so 100,000 pydantic objects never coexist.
-    builder = StoreBuilder(cache.file.parent if cache.file else None)
-    loaded: list[tuple[LoadedClaim, Path]] = []
     first_seen: dict[str, Path] = {}
-    for path in files:
-        claim, doc, found = _read_claim(path, cache)
-        problems.extend(found)
-        if claim is None:
-            continue
-        if claim.id in first_seen:
-            doc = doc or read_yaml(path)
+    for row in rows:
+        claim_id = row.facts.id
+        if claim_id in first_seen:
             problems.append(
                 Problem(
-                    str(path),
-                    doc.line_of(("id",)),
+                    str(row.path),
+                    read_yaml(row.path).line_of(("id",)),
                     "id",
-                    f"duplicate id '{claim.id}', already used by {first_seen[claim.id]}",
+                    f"duplicate id '{claim_id}', already used by {first_seen[claim_id]}",
                 )
             )
             continue
-        first_seen[claim.id] = path
-        # Keep the path, not the parsed document: holding 100,000 documents costs
-        # hundreds of MB; the rare file with a problem below is read again for lines.
-        later = claim.last_touched > today or any(
-            s.date is not None and s.date > today for s in claim.sources
-        )
-        loaded.append((LoadedClaim(claim.id, claim.related, len(builder), later), path))
-        builder.add(claim)
+        first_seen[claim_id] = row.path
+        loaded.append(LoadedClaim(row.facts, row.path, len(builder)))
+        builder.add_facts(row.facts, row.start, row.length)
+    return loaded, problems
 
-    # Links may point at claims whose own file failed validation; those are not
-    # reported as dangling, the broken file already is.
-    known = {p.stem for p in files} | set(first_seen)
-    for entry, path in loaded:
-        dangling = any(link.id not in known for link in entry.related)
-        if not (dangling or entry.dated_later):
+
+def _link_and_date_problems(
+    loaded: list[LoadedClaim], builder: StoreBuilder, known: set[str], today: date
+) -> list[Problem]:
+    """Links to ids that exist nowhere, and dates after ``today``.
+
+    Links may point at claims whose own file failed validation; those are not
+    reported as dangling, the broken file already is. Only claims with such a
+    problem are materialised and read again for line numbers.
+    """
+    problems: list[Problem] = []
+    for entry in loaded:
+        dangling = any(target not in known for target, _ in entry.facts.links)
+        if not (dangling or entry.facts.latest > today.toordinal()):
             continue
         claim = builder.claim_at(entry.position)
-        doc = read_yaml(path)
+        doc = read_yaml(entry.path)
         problems.extend(_future_dates(claim, doc, today))
         for i, link in enumerate(claim.related):
             if link.id not in known:
@@ -214,11 +183,39 @@ def validate_dir(
                         str(doc.path),
                         doc.line_of(loc),
                         field_name(loc),
-                        f"no claim with id '{link.id}' in {directory}",
+                        f"no claim with id '{link.id}' in {entry.path.parent}",
                     )
                 )
-    problems.extend(_contradicting_relations(loaded))
-    cache.save()
+    return problems
+
+
+def validate_dir(
+    directory: Path,
+    *,
+    today: date | None = None,
+    cache_dir: Path | bool | None = True,
+    workers: int | None = None,
+) -> tuple[ClaimStore | None, list[Problem]]:
+    """Load every claim file in ``directory``; return the store (if clean) and all problems.
+
+    ``cache_dir``: True for the configured parse cache (see bot.core.parse_cache),
+    None or False for none, or a directory. ``workers``: processes that parse
+    changed files (default: one per core).
+    """
+    today = today or date.today()
+    files, refused = _listed(directory)
+    if refused is not None:
+        return None, [refused]
+    if cache_dir is True:
+        cache_dir = cache_dir_from_env()
+    found = read_claim_files(directory, files, cache_dir or None, workers)
+    problems = [problem for path in found.broken for problem in _explain(path)]
+    builder = StoreBuilder(bodies=found.bodies)
+    loaded, duplicates = _add_unique(found.rows, builder)
+    problems += duplicates
+    known = {p.stem for p in files}
+    problems += _link_and_date_problems(loaded, builder, known, today)
+    problems += _contradicting_relations(loaded)
     if problems:
         return None, sorted(problems)
     return builder.build(directory), []

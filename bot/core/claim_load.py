@@ -1,0 +1,249 @@
+"""Reading every claim file once: from the parse cache when unchanged, else in parallel.
+
+Why: parsing YAML (PyYAML's constructor is Python even over libyaml) and
+validating with pydantic cost ~0.5 ms per claim, so a cold 100,000-claim store
+spends most of its start-up here. Unchanged files come from the parse cache
+(bot.core.parse_cache) without being read; the rest are parsed and validated
+by a pool of processes, one per core, in chunks. Files with a problem are
+only flagged here: bot.core.store explains them from the YAML, with lines,
+in the main process (they are few, and a person is waiting for the list).
+
+Workers are fresh interpreters (``python -c``) that write their results to a
+file: not ``multiprocessing``, whose spawned workers would run the caller's
+main script again and whose forked ones could inherit a lock held by one of a
+server's threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from pydantic import ValidationError
+
+from bot.core.compact import BodyFile, ClaimFacts
+from bot.core.parse_cache import (
+    CacheIndex,
+    CacheWriter,
+    Entry,
+    cache_file,
+    digest_of,
+    stamp_of,
+)
+from bot.core.schema import Claim
+from bot.core.yamlfile import YamlSyntaxError, parse_yaml
+
+log = logging.getLogger(__name__)
+PARALLEL_MIN = 400  # fewer files than this parse faster than processes start
+_ROOT = Path(__file__).resolve().parents[2]
+# A fresh interpreter per worker rather than multiprocessing: spawn would run
+# the caller's main script again in each worker, and fork in a server with
+# threads could copy a lock another thread holds.
+_WORKER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from bot.core.claim_load import work; work(sys.argv[2], sys.argv[3])"
+)
+
+
+class Parsed(NamedTuple):
+    """One file read and validated; ``facts`` is None when the file has a problem."""
+
+    name: str
+    digest: bytes
+    facts: bytes | None
+    body: bytes
+
+
+class Row(NamedTuple):
+    """A valid claim file: its facts and where its body is in the body file."""
+
+    path: Path
+    facts: ClaimFacts
+    start: int
+    length: int
+
+
+class FileSet(NamedTuple):
+    rows: list[Row]  # in file-name order
+    broken: list[Path]  # files with a problem, for bot.core.store to explain
+    bodies: BodyFile
+
+
+class _Hit(NamedTuple):
+    path: Path
+    stamp: bytes
+    entry: Entry
+    facts: ClaimFacts
+
+
+def parse_one(path: Path) -> Parsed:
+    """Read, parse and validate one claim file (in a worker or in this process)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return Parsed(path.name, b"", None, b"")
+    digest = digest_of(data)
+    try:
+        claim = Claim.model_validate(parse_yaml(path, data.decode("utf-8")).data)
+    except (UnicodeDecodeError, YamlSyntaxError, ValidationError):
+        return Parsed(path.name, digest, None, b"")
+    if claim.id != path.stem:
+        return Parsed(path.name, digest, None, b"")
+    body = claim.model_dump_json().encode()
+    return Parsed(path.name, digest, ClaimFacts.of(claim).to_json(), body)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def parse_many(paths: Sequence[Path], workers: int | None = None) -> Iterator[Parsed]:
+    """``parse_one`` over ``paths``, in order; split across processes when it pays off."""
+    workers = workers or available_cores()
+    if workers < 2 or len(paths) < PARALLEL_MIN:
+        yield from map(parse_one, paths)
+        return
+    size = -(-len(paths) // workers)
+    parts = [paths[i : i + size] for i in range(0, len(paths), size)]
+    with tempfile.TemporaryDirectory(prefix="ai-race-parse-") as tmp:
+        started = [_start(part, Path(tmp) / str(n)) for n, part in enumerate(parts)]
+        for part, (process, out) in zip(parts, started, strict=True):
+            yield from _collect(part, process, out)
+
+
+def _start(part: Sequence[Path], out: Path) -> tuple[subprocess.Popen[bytes] | None, Path]:
+    """A worker process parsing ``part`` into ``out`` (None: it could not be started)."""
+    listing = out.with_suffix(".in")
+    listing.write_text("\n".join(map(str, part)), encoding="utf-8")
+    command = [sys.executable, "-c", _WORKER, str(_ROOT), str(listing), str(out)]
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL), out
+    except OSError as exc:
+        log.warning("parsing claim files in this process: %s", exc)
+        return None, out
+
+
+def _collect(
+    part: Sequence[Path], process: subprocess.Popen[bytes] | None, out: Path
+) -> Iterator[Parsed]:
+    """The worker's results, or ``part`` parsed here if the worker failed."""
+    parsed: list[Parsed] = []
+    if process is not None and process.wait() == 0:
+        with out.open("rb") as handle:
+            for line in handle:
+                name, digest, facts, body = line.rstrip(b"\n").split(b"\t", 3)
+                parsed.append(Parsed(name.decode(), digest, None if facts == b"-" else facts, body))
+    if len(parsed) != len(part):
+        if process is not None:
+            log.warning("claim parsing process failed (exit %s)", process.returncode)
+        parsed = [parse_one(path) for path in part]
+    return iter(parsed)
+
+
+def work(listing: str, out: str) -> None:
+    """A worker process: parse the files listed in ``listing`` into ``out``, one line each.
+
+    The line is the parse cache's format without the stamp; JSON escapes tabs
+    and newlines, so neither appears inside a field.
+    """
+    paths = Path(listing).read_text(encoding="utf-8").split("\n")
+    with open(out, "wb") as handle:
+        for parsed in map(parse_one, map(Path, paths)):
+            fields = (parsed.name.encode(), parsed.digest, parsed.facts or b"-", parsed.body)
+            handle.write(b"\t".join(fields) + b"\n")
+
+
+def _cached_facts(entry: Entry) -> ClaimFacts | None:
+    try:
+        return ClaimFacts.from_json(entry.facts)
+    except (ValueError, TypeError):  # a damaged line: parse the file instead
+        return None
+
+
+def _same_content(path: Path, digest: bytes) -> bool:
+    try:
+        return digest_of(path.read_bytes()) == digest
+    except OSError:
+        return False
+
+
+def _sort_out(
+    files: Sequence[Path], index: CacheIndex
+) -> tuple[list[_Hit], list[tuple[Path, bytes]]]:
+    """Files the cache still answers for (same stamp, or same bytes), and the rest.
+
+    Each stamp is taken *before* the file is read, so a file rewritten while
+    it is parsed is cached under its old stamp and looked at again next time.
+    """
+    hits: list[_Hit] = []
+    misses: list[tuple[Path, bytes]] = []
+    for path in files:
+        entry = index.entries.get(path.name)
+        try:
+            stamp = stamp_of(path.stat())
+        except OSError:
+            stamp, entry = b"-", None  # "-" never equals a real stamp
+        facts = None if entry is None else _cached_facts(entry)
+        if entry is None or facts is None or facts.id != path.stem:
+            misses.append((path, stamp))
+        elif entry.stamp == stamp or _same_content(path, entry.digest):
+            hits.append(_Hit(path, stamp, entry, facts))
+        else:
+            misses.append((path, stamp))
+    return hits, misses
+
+
+def _source(target: Path | None) -> Path | None:
+    """The cache to read: this directory's, else the newest one beside it.
+
+    Entries are matched by file name and content digest, so another copy's
+    cache is as good as this one's: a deploy that clones the claims into a new
+    directory starts warm.
+    """
+    if target is None or target.exists():
+        return target
+    try:
+        others = [(p.stat().st_mtime_ns, p) for p in target.parent.glob("claims-*.jsonl")]
+    except OSError:
+        return None
+    return max(others)[1] if others else None
+
+
+def read_claim_files(
+    directory: Path, files: Sequence[Path], cache_dir: Path | None, workers: int | None = None
+) -> FileSet:
+    """Every claim file's facts and body, parsing only what the cache cannot answer for."""
+    target = cache_file(directory, cache_dir) if cache_dir else None
+    index = CacheIndex(_source(target))
+    hits, misses = _sort_out(files, index)
+    unchanged = all(h.stamp == h.entry.stamp for h in hits)
+    if index.handle is not None and not misses and unchanged and len(index.entries) == len(hits):
+        rows = [Row(h.path, h.facts, h.entry.body_start, h.entry.body_length) for h in hits]
+        return FileSet(rows, [], BodyFile(handle=index.handle))
+    writer = CacheWriter(target)
+    rows = []
+    for hit in hits:
+        body = index.body(hit.entry)
+        start = writer.write(hit.path.name, hit.stamp, hit.entry.digest, hit.entry.facts, body)
+        rows.append(Row(hit.path, hit.facts, start, len(body)))
+    index.close()
+    broken: list[Path] = []
+    parsed_files = parse_many([path for path, _ in misses], workers)
+    for (path, stamp), parsed in zip(misses, parsed_files, strict=True):
+        if parsed.facts is None:
+            broken.append(path)
+            continue
+        start = writer.write(parsed.name, stamp, parsed.digest, parsed.facts, parsed.body)
+        rows.append(Row(path, ClaimFacts.from_json(parsed.facts), start, len(parsed.body)))
+    rows.sort(key=lambda row: row.path.name)
+    log.info("claim files: %d from the parse cache, %d parsed", len(hits), len(misses))
+    return FileSet(rows, broken, BodyFile(handle=writer.finish()))
