@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from bot.state.db import make_engine, migrate, normalize_database_url
+from tests.support.mock_slack import MockSlack
 
 PG_TEST_URL_ENV = "AI_RACE_TEST_DATABASE_URL"
 
@@ -78,3 +79,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import shutil
 
     shutil.rmtree(os.environ.pop("AI_RACE_CACHE", ""), ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# The mock Slack Web API (tests/support/mock_slack.py), one per test module;
+# a module that needs its own (a strict one, say) defines ``mock`` itself.
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockSlack]:
+    with MockSlack() as server:
+        yield server

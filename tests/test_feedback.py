@@ -24,6 +24,7 @@ from bot.state.models import FeedbackVote
 from tests.support.bolt_inprocess import InProcessApp, inprocess_app
 from tests.support.mock_slack import MockSlack
 from tests.support.signing import FORM, slash_command_body
+from tests.support.slack_requests import block_action
 
 CLAIMS = [
     claim_data(
@@ -58,14 +59,7 @@ _keys = iter(range(1_000_000))
 
 
 def _posted_to(mock: MockSlack, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        mine = [c for c in mock.calls_to("response") if c.params.get("key") == key]
-        if mine:
-            return mine[0].params
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no response_url post for {key}"
-        mock.wait_for("response", len(mock.calls_to("response")) + 1, timeout=remaining)
+    return mock.response_to(key)
 
 
 def ask(app: InProcessApp, mock: MockSlack, text: str) -> dict[str, Any]:
@@ -96,30 +90,14 @@ def click(
     mock: MockSlack,
 ) -> tuple[int, str]:
     key = response_key or f"click{next(_keys)}"
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T1", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
-        "api_app_id": "A1",
-        "channel": {"id": "C123", "name": "general"},
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": "C123",
-            "is_ephemeral": True,
-        },
-        "trigger_id": "1.2.3",
-        "response_url": mock.response_url(key),
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "block_id": button["block_id"],
-                "type": "button",
-                "value": button["value"],
-                "action_ts": "1.1",
-            }
-        ],
-    }
+    payload = block_action(
+        button["action_id"],
+        button["value"],
+        mock.response_url(key),
+        block_id=button["block_id"],
+        user=user,
+        message_ts=message_ts,
+    )
     response = app.interactive(payload)
     return response.status, key
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -188,14 +187,7 @@ def _answer(app, mock: MockSlack, text: str, key: str) -> dict[str, Any]:
     body = slash_command_body(text, response_url=mock.response_url(key))
     response = app.dispatch(body, "application/x-www-form-urlencoded")
     assert response.status == 200
-    deadline = time.monotonic() + 10
-    while True:
-        mine = [c for c in mock.calls_to("response") if c.params.get("key") == key]
-        if mine:
-            return mine[0].params
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no response_url post for {key}"
-        mock.wait_for("response", len(mock.calls_to("response")) + 1, timeout=remaining)
+    return mock.response_to(key)
 
 
 def test_slack_answers_gain_the_badge_when_the_clock_passes_the_review_date(

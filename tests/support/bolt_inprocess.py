@@ -9,7 +9,7 @@ the day the app believes it is (stale-claim badges).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,15 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.answers import ResponseUrlPolicy
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
+from bot.digest.slack import DigestCommands
 from bot.services import Services
 from bot.settings import load_settings
 from bot.state.db import make_engine, migrate
 from bot.state.events import EventLedger
 from tests.support.app_server import BOT_TOKEN, SIGNING_SECRET
 from tests.support.signing import FORM, JSON, interactive_body, signed_headers
+
+Ack = tuple[int, dict[str, str], bytes]
 
 __all__ = ["InProcessApp", "inprocess_app"]
 
@@ -35,9 +38,20 @@ class InProcessApp:
     services: Services
     _seq: list[int] = field(default_factory=lambda: [0])
 
-    def dispatch(self, body: str, content_type: str) -> BoltResponse:
-        headers = signed_headers(body, SIGNING_SECRET, content_type=content_type)
+    def dispatch(
+        self, body: str, content_type: str, extra: Mapping[str, str] | None = None
+    ) -> BoltResponse:
+        headers = {
+            **signed_headers(body, SIGNING_SECRET, content_type=content_type),
+            **(extra or {}),
+        }
         return self.app.dispatch(BoltRequest(body=body, headers=headers))
+
+    def send(self, body: str, content_type: str, extra: Mapping[str, str] | None = None) -> Ack:
+        """The ack as :class:`tests.support.slack_requests.SlackTarget` returns it."""
+        response = self.dispatch(body, content_type, extra)
+        headers = {name.lower(): values[0] for name, values in response.headers.items() if values}
+        return response.status, headers, response.body.encode("utf-8")
 
     def interactive(self, payload: dict[str, Any]) -> BoltResponse:
         return self.dispatch(interactive_body(payload), FORM)
@@ -63,6 +77,7 @@ def inprocess_app(
         }
     )
     holder = CatalogHolder(load_catalog(claims_dir))
+    services.setdefault("digest", DigestCommands(engine, holder))
     built = Services(
         catalog=holder,
         engine=engine,

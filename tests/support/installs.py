@@ -100,13 +100,7 @@ def command(app: RunningApp, mock: MockSlack, team_id: str, text: str) -> tuple[
 
 
 def answered(mock: MockSlack, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        mine = [c for c in mock.calls_to("response") if c.params.get("key") == key]
-        if mine:
-            return mine[0].params
-        assert time.monotonic() < deadline, f"no response for {key}"
-        mock.wait_for("response", len(mock.calls_to("response")) + 1, timeout=10)
+    return mock.response_to(key)
 
 
 def event(app: RunningApp, team_id: str, payload: dict[str, Any], event_id: str) -> int:

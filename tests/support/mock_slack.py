@@ -369,6 +369,21 @@ class MockSlack(OAuthMixin):
                 f"Calls seen ({len(self.calls)} total, last 50 shown):\n{seen or '  (none)'}"
             )
 
+    def response_to(self, key: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first JSON posted to ``response_url(key)``, waiting for it (bounded).
+
+        Answers arrive from the app's answer queue after the ack, in any order
+        relative to other keys, so a test waits for its own key rather than a count.
+        """
+
+        def mine() -> list[Call]:
+            return [c for c in self.calls if c.method == "response" and c.params.get("key") == key]
+
+        with self._cond:
+            if self._cond.wait_for(mine, timeout=timeout):
+                return mine()[0].params
+        raise AssertionError(f"no response_url post for {key!r} within {timeout}s")
+
     def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Accepted chat.postMessage messages (each with "channel"), in acceptance order.
 
