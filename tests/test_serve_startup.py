@@ -1,4 +1,11 @@
-"""``ai-race serve`` refuses to start with one clear line, and never prints a secret."""
+"""``ai-race serve`` refuses to start with one clear line, and never prints a secret.
+
+Most cases run the command line in-process (``bot.cli.main``, the same code
+path minus a new interpreter); the wording of each settings problem is tested
+directly on ``load_settings`` in ``tests/test_settings.py``. One case runs as a
+real process, because what it checks is what a process prints: an unreachable
+Slack is one line on stderr, with bolt's and slack_sdk's log lines silenced.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.core.store import REPO_CLAIMS
 from tests.support.app_server import free_port
 
@@ -17,17 +27,44 @@ TOKEN = "xoxb-1234-do-not-print-me"
 SECRET = "abcdef0123456789abcdef"
 
 
-def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _environment(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """The variables ``serve`` needs, with ``env`` applied ("" removes one)."""
     base = {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}",
         "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing listens there
     }
-    environment = {**os.environ, **base, **env}
-    for key, value in env.items():
-        if value == "":
-            environment.pop(key)
+    return {key: value for key, value in {**base, **env}.items() if value != ""}
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Done]:
+    """Run ``ai-race serve`` in-process with ``env``; its exit code and what it printed."""
+
+    def run(**env: str) -> Done:
+        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in _environment(tmp_path, env).items():
+            monkeypatch.setenv(name, value)
+        code = main(["serve", "--port", str(free_port())])
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def serve_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **_environment(tmp_path, env)}
     return subprocess.run(
         [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
         env=environment,
@@ -48,9 +85,9 @@ def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_settings_problems_name_the_setting(
-    tmp_path: Path, env: dict[str, str], expected: str
+    serve: Callable[..., Done], env: dict[str, str], expected: str
 ) -> None:
-    done = serve(tmp_path, **env)
+    done = serve(**env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(f"ai-race serve: {expected}")
     assert "Traceback" not in done.stderr
@@ -58,28 +95,28 @@ def test_settings_problems_name_the_setting(
 
 
 def test_unreachable_slack_is_one_line(tmp_path: Path) -> None:
-    done = serve(tmp_path)
+    done = serve_process(tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("ai-race serve: Slack could not be reached at http://127.0.0.1:")
     assert done.stderr.count("\n") == 1  # one line, not bolt's and slack_sdk's log lines too
     assert "Traceback" not in done.stderr and TOKEN not in done.stderr
 
 
-def test_unreachable_database_is_one_line_without_password(tmp_path: Path) -> None:
+def test_unreachable_database_is_one_line_without_password(serve: Callable[..., Done]) -> None:
     url = f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/nothing"
-    done = serve(tmp_path, DATABASE_URL=url)
+    done = serve(DATABASE_URL=url)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("ai-race serve: cannot use the database")
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
 
 
-def test_broken_claim_store_refuses_to_start(tmp_path: Path) -> None:
+def test_broken_claim_store_refuses_to_start(tmp_path: Path, serve: Callable[..., Done]) -> None:
     claims = tmp_path / "claims"
     shutil.copytree(REPO_CLAIMS, claims)
     path = claims / "sora2-audio-tell.yaml"
     path.write_text(path.read_text().replace("summary:", "sumary: x\nsummary:", 1))
-    done = serve(tmp_path, AI_RACE_CLAIMS=str(claims))
+    done = serve(AI_RACE_CLAIMS=str(claims))
     assert done.returncode == 1
     assert f"{path}:" in done.stderr and "sumary: unknown field" in done.stderr
     assert done.stderr.splitlines()[-1].startswith("ai-race serve: the claim store has 1 problem")
