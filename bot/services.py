@@ -23,11 +23,11 @@ from bot.core.blocks import SlackMessage
 from bot.core.catalog import Catalog, CatalogHolder
 from bot.core.freshness import Freshness
 from bot.core.matcher import SearchResult
-from bot.core.revisions import content_hash
 from bot.core.router import Verb, route
+from bot.corrections.citing import CitationKind, citations_of
 from bot.digest.slack import DigestCommands
 from bot.feedback.payload import Click
-from bot.state.citations import Citation, record_citations
+from bot.state.citations import record_citations
 from bot.state.events import EventLedger
 from bot.state.feedback import record_vote, wrong_votes_since
 from bot.state.guard import DatabaseGuard
@@ -169,32 +169,19 @@ class Services:
         self,
         team_id: str,
         enterprise_id: str,
-        kind: str,
+        kind: CitationKind,
         channel: str,
         thread_ts: str,
         message_ts: str,
         claim_ids: tuple[str, ...],
     ) -> None:
         """Remember a public post of these claims, with what each said (its content hash)."""
-        store = self.current.store
-        record_citations(
-            self.engine,
-            [
-                Citation(
-                    team_id=team_id,
-                    enterprise_id=enterprise_id,
-                    channel_id=channel,
-                    thread_ts=thread_ts,
-                    message_ts=message_ts,
-                    claim_id=claim.id,
-                    content_hash=content_hash(claim),
-                    reviewed=claim.reviewed,
-                    kind=kind,
-                    evidence=claim.evidence.level.value,
-                )
-                for claim in store.get_many(claim_ids)
-            ],
+        claims = self.current.store.get_many(claim_ids)
+        where = {"channel": channel, "thread_ts": thread_ts, "message_ts": message_ts}
+        rows = citations_of(
+            claims, team_id=team_id, enterprise_id=enterprise_id, kind=kind, **where
         )
+        record_citations(self.engine, rows)
 
     def record_feedback(
         self, click: Click, note: str | None = None, source_url: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -9,11 +10,15 @@ from pathlib import Path
 
 import pytest
 from claim_factory import claim_data, write_store
+from sqlalchemy import Engine
+from test_digest_runner import CLAIMS as DIGEST_CLAIMS
+from test_digest_runner import TEAM, Clock, add_subs, runner_for
 from test_feedback import CLAIMS, ask
 
 from bot.core.revisions import content_hash
 from bot.core.schema import Claim
 from bot.core.store import ClaimStore, validate_dir
+from bot.corrections.citing import DigestCitations
 from bot.corrections.plan import plan_corrections
 from bot.state.citations import Citation, citations_since
 from bot.state.models import utcnow
@@ -95,6 +100,78 @@ def test_a_thread_reply_is_recorded_with_each_claims_hash_and_private_answers_ar
         evidence=claim.evidence.level.value,
     )
     assert len(citations_since(app.services.engine, LONG_AGO)) == 1
+
+
+def _share(app: InProcessApp, mock: MockSlack, private: dict, channel: str, key: str) -> None:
+    """Click "Share in channel" under a private answer, as Slack sends the click."""
+    share = next(
+        element
+        for block in private["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "share_answer"
+    )
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "test"},
+        "user": {"id": "U123", "username": "alice", "team_id": "T1"},
+        "api_app_id": "A1",
+        "channel": {"id": channel, "name": "general"},
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": channel},
+        "trigger_id": "1.2.3",
+        "response_url": mock.response_url(key),
+        "actions": [{**share, "block_id": "b", "action_ts": "1.1"}],
+    }
+    assert app.interactive(payload).status == 200
+
+
+def test_a_shared_answer_is_posted_by_the_bot_and_recorded_where_it_went(
+    app: InProcessApp, mock: MockSlack
+) -> None:
+    private = ask(app, mock, "chip exports")
+    _share(app, mock, private, "C7", "share1")
+    [posted] = mock.wait_for("chat.postMessage")
+    assert posted.params["channel"] == "C7"
+    assert any("Shared by <@U123>" in json.dumps(b) for b in posted.params["blocks"])
+    [citation] = _wait_for_citations(app, 1)
+    ts = posted.response["ts"]
+    assert (citation.kind, citation.channel_id, citation.thread_ts, citation.message_ts) == (
+        "shared",
+        "C7",
+        ts,  # a correction is a reply in the shared message's own thread
+        ts,
+    )
+    assert citation.claim_id == "chip-exports"
+
+
+def test_a_share_where_the_bot_may_not_post_goes_through_response_url_unrecorded(
+    app: InProcessApp, mock: MockSlack
+) -> None:
+    mock.error_for_channel("C8", "not_in_channel")
+    private = ask(app, mock, "chip exports")
+    _share(app, mock, private, "C8", "share2")
+    [shared] = mock.wait_for("response", 2)[1:]
+    assert shared.params["response_type"] == "in_channel"
+    assert any("Shared by <@U123>" in json.dumps(b) for b in shared.params["blocks"])
+    assert citations_since(app.services.engine, LONG_AGO) == []
+
+
+def test_each_claim_of_a_posted_digest_is_recorded_in_the_digests_thread(
+    db_engine: Engine, tmp_path: Path
+) -> None:
+    clock = Clock()
+    with MockSlack(team_id=TEAM, wall_clock=lambda: clock().timestamp()) as slack:
+        add_subs(db_engine, ("C1", "09:00", "UTC"))
+        runner = runner_for(db_engine, slack, clock, cited=DigestCitations(db_engine))
+        [outcome] = runner.run_once().outcomes
+        assert outcome.status == "posted"
+    found = citations_since(db_engine, LONG_AGO)
+    assert sorted(c.claim_id for c in found) == sorted(outcome.claim_ids)
+    by_id = {c.id: c for c in DIGEST_CLAIMS}
+    for cited in found:
+        assert (cited.kind, cited.channel_id) == ("digest", "C1")
+        assert cited.thread_ts == cited.message_ts == outcome.message_ts
+        assert cited.content_hash == content_hash(by_id[cited.claim_id])
 
 
 # --------------------------------------------------------------------------- planning

@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from bot.core.errors import SettingsError, SlackUnavailable, UsageError
+from bot.corrections.citing import DigestCitations
 from bot.digest.config_file import ConfigSubscription, load_digest_config
 from bot.digest.kinds import OutcomeStatus
 from bot.digest.runner import DigestRunner, Renderer, RunReport, TokenSource, plain_render
@@ -198,6 +199,7 @@ def _runner(
         render_factory(),
         max_workers=max(1, workers),
         tokens=_installed_tokens(settings, engine),
+        cited=DigestCitations(engine),
     )
 
 

@@ -109,6 +109,8 @@ class _HasClaims(Protocol):
 
 
 StoreProvider = Callable[[], _HasClaims]
+# (team, channel, digest ts, claims) -> None: a posted digest's claims, recorded for corrections
+Cited = Callable[[str, str, str, Sequence[Claim]], None]
 
 
 class TokenSource(Protocol):
@@ -138,6 +140,7 @@ class _Message:
     blocks: list[dict[str, Any]]
     metadata: dict[str, Any]
     poster: Poster  # speaks with the subscription's workspace token
+    claims: Sequence[Claim] = ()
 
 
 def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -183,11 +186,13 @@ class DigestRunner:
         channel_interval: float = 1.0,
         reconcile_margin: timedelta = timedelta(minutes=15),
         tokens: TokenSource | None = None,
+        cited: Cited | None = None,
     ) -> None:
         """``tokens``: None posts with ``client``'s own token (one workspace); else each
         subscription's team token is looked up there, and a refused one is forgotten."""
         self.engine = engine
         self.tokens = tokens
+        self.cited = cited
         self.store_provider = store_provider
         self.render = render
         self.runner_id = runner_id or f"runner-{uuid.uuid4().hex[:12]}"
@@ -414,7 +419,7 @@ class DigestRunner:
             tuple(pick.claim_ids),
             tuple(pick.cycles),
         )
-        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id), poster)
+        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id), poster, claims)
         finished = self._drive(delivery_flow(delivery, self.policy), lease, message)
         outcome.status, outcome.message_ts, outcome.error = (
             finished.status,
@@ -454,9 +459,13 @@ class DigestRunner:
         if isinstance(action, FindPosted):
             return self._find_posted(message, lease.claimed_at)
         if isinstance(action, MarkPosted):
-            return self._mark_posted(
+            marked = self._mark_posted(
                 lease, sub, message.day, action.ts, action.claim_ids, action.cycles
             )
+            if marked and self.cited is not None:  # public now: recorded for corrections
+                claims = [c for c in message.claims if c.id in action.claim_ids]
+                self.cited(sub.team_id, sub.channel_id, action.ts, claims)
+            return marked
         if isinstance(action, Release):
             self._release(lease, sub, action)
             return None

@@ -6,6 +6,7 @@ button's ``response_url``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
+from bot.corrections.citing import CitationKind, SharedAnswerDelivery
 from bot.listeners.replies import enqueue, to_response_url
 from bot.services import Services
 
@@ -22,7 +24,7 @@ Compute = Callable[[Services, dict[str, Any], dict[str, Any], BoltContext], Slac
 
 
 def register(app: App) -> None:
-    app.action(blocks.SHARE)(_queued(share, "in_channel"))
+    app.action(blocks.SHARE)(_share)
     app.action(blocks.MORE)(_queued(more))
     app.action(re.compile(f"^{blocks.SOURCES}:"))(_queued(sources))
     app.action(re.compile(f"^({blocks.TOPIC}|{blocks.SUGGESTION}):"))(_queued(search_button))
@@ -42,6 +44,25 @@ def _queued(compute: Compute, response_type: str = "ephemeral") -> Callable[...,
         )
 
     return acknowledge
+
+
+def _share(ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+    """Shared answers are posted by the bot, so the claims they cite can be corrected later."""
+    ack()
+    services: Services = context["services"]
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    record = functools.partial(
+        services.record_citations,
+        context.team_id or "",
+        context.enterprise_id or "",
+        CitationKind.SHARED,
+    )
+    fallback = to_response_url(services, body.get("response_url", ""), response_type="in_channel")
+    delivery = SharedAnswerDelivery(
+        context.client, channel, container.get("thread_ts"), fallback, record
+    )
+    enqueue(services, lambda: share(services, action, body, context), delivery, "shared answer")
 
 
 def _state(action: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
-from bot.corrections.citing import CitingThreadDelivery
+from bot.corrections.citing import CitationKind, CitingThreadDelivery
 from bot.listeners.replies import enqueue
 from bot.services import Services
 
@@ -34,7 +34,10 @@ def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClien
     bot_user_id, team_id = context.bot_user_id, context.team_id
     # The reply is public: record the claims it cites, for corrections later.
     record = functools.partial(
-        services.record_citations, team_id or "", context.enterprise_id or "", "thread"
+        services.record_citations,
+        team_id or "",
+        context.enterprise_id or "",
+        CitationKind.THREAD,
     )
     enqueue(
         services,
