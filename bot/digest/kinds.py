@@ -1,7 +1,7 @@
 """The digest's closed sets, as ``StrEnum`` so they compare equal to the stored strings.
 
 With them, the typed "not given" sentinel. They live at the bottom of
-``bot.digest`` (nothing here imports anything of ours) so that the schedule,
+``bot.digest`` (importing only the ground floor, :mod:`bot.state.leases`) so that the schedule,
 the ledger, the poster and the wording can all name the same values without
 importing each other. Being ``str`` subclasses,
 members go into SQL and JSON as their plain values, and rows read back as
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 from typing import Final
+
+from bot.state.leases import LeaseStatus
 
 
 class Days(StrEnum):
@@ -28,18 +30,8 @@ class Source(StrEnum):
     CONFIG = "config"
 
 
-class DeliveryStatus(StrEnum):
-    """The ledger row's state for one (team, channel, local date).
-
-    ``claimed`` is held under a lease; ``failed`` means Slack definitely did not
-    post (retried without looking); ``unknown`` means the post may have
-    reached Slack (the next owner reads the channel history first).
-    """
-
-    CLAIMED = "claimed"
-    POSTED = "posted"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
+DeliveryStatus = LeaseStatus
+"""The ledger row's state for one (team, channel, local date): the shared lease states."""
 
 
 class OutcomeStatus(StrEnum):

@@ -20,12 +20,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.digest.kinds import DeliveryStatus
 from bot.digest.rotation import RotationPick, SentRecord
+from bot.state.leases import LeasedRows
 from bot.state.models import DigestDelivery, DigestSentClaim, DigestSubscription
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,11 @@ def load_rotation_history(
 
 
 class DeliveryLedger:
-    """Acquire, renew, mark posted, release and pause — each one fenced transaction."""
+    """Acquire, renew, mark posted, release and pause — each one fenced transaction.
+
+    The lease and the fencing are :class:`bot.state.leases.LeasedRows`'s (shared
+    with the corrections ledger); this class adds what a digest row carries.
+    """
 
     def __init__(
         self,
@@ -73,9 +77,16 @@ class DeliveryLedger:
         self.engine = engine
         self.owner = owner
         self.clock = clock
-        self.lease = lease
-        self.max_attempts = max_attempts
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self.rows = LeasedRows(
+            engine,
+            DigestDelivery,
+            ("team_id", "channel_id", "local_date"),
+            owner,
+            clock,
+            lease=lease,
+            max_attempts=max_attempts,
+        )
+        self._insert = self.rows.insert
 
     def existing(self, dates: Sequence[date]) -> dict[LedgerKey, DigestDelivery]:
         """Rows already there for these local dates (one query per date, not per channel)."""
@@ -95,92 +106,41 @@ class DeliveryLedger:
         self, sub: DigestSubscription, day: date, pick: RotationPick, run_id: str
     ) -> Lease | None:
         """Insert the ledger row, or take over a stale one; None when someone else has it."""
-        now = self.clock()
-        leased = {
-            "status": DeliveryStatus.CLAIMED.value,
-            "claimed_by": self.owner,
-            "lease_until": now + self.lease,
-            "run_id": run_id,
-            "claim_ids": pick.claim_ids,
-            "claim_cycles": list(pick.cycles),
-        }
-        with self.engine.begin() as connection:
-            inserted = connection.execute(
-                self._insert(DigestDelivery)
-                .values(
-                    team_id=sub.team_id,
-                    channel_id=sub.channel_id,
-                    local_date=day,
-                    attempts=1,
-                    claimed_at=now,
-                    **leased,
-                )
-                .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "local_date"])
-                .returning(DigestDelivery.id)
-            ).first()
-            if inserted is not None:
-                return Lease(inserted[0], 1, now, None, (), ())
-            row = connection.execute(
-                select(DigestDelivery.__table__).where(
-                    DigestDelivery.team_id == sub.team_id,
-                    DigestDelivery.channel_id == sub.channel_id,
-                    DigestDelivery.local_date == day,
-                )
-            ).one()
-            if not self._may_take_over(row, now):
-                return None
-            taken = connection.execute(
-                update(DigestDelivery)
-                .where(
-                    DigestDelivery.id == row.id,
-                    DigestDelivery.attempts == row.attempts,
-                    DigestDelivery.status == row.status,
-                )
-                .values(attempts=row.attempts + 1, **leased)
-            )
-            if taken.rowcount != 1:
-                return None
+        held = self.rows.acquire(
+            {"team_id": sub.team_id, "channel_id": sub.channel_id, "local_date": day},
+            {"run_id": run_id, "claim_ids": pick.claim_ids, "claim_cycles": list(pick.cycles)},
+        )
+        if held is None:
+            return None
+        row = held.previous
+        if row is None:
+            return Lease(held.row_id, 1, held.claimed_at, None, (), ())
         log.info(
             "took over digest %s/%s %s (was %s, attempt %d)",
             sub.team_id,
             sub.channel_id,
             day,
             row.status,
-            row.attempts + 1,
+            held.attempt,
         )
         return Lease(
-            row.id,
-            row.attempts + 1,
-            row.claimed_at,
+            held.row_id,
+            held.attempt,
+            held.claimed_at,
             row.status,
             tuple(row.claim_ids or ()),
             tuple(row.claim_cycles or ()),
         )
 
-    def _may_take_over(self, row: Any, now: datetime) -> bool:
-        if row.status == DeliveryStatus.POSTED or row.attempts >= self.max_attempts:
-            return False
-        return not (row.status == DeliveryStatus.CLAIMED and row.lease_until > now)
-
     def _fenced(self, lease: Lease) -> Any:
-        return and_(
-            DigestDelivery.id == lease.row_id,
-            DigestDelivery.attempts == lease.attempt,
-            DigestDelivery.claimed_by == self.owner,
-            DigestDelivery.status == DeliveryStatus.CLAIMED.value,
-        )
+        return self.rows.fenced(lease.row_id, lease.attempt)
 
     def renew(self, lease: Lease, extra: timedelta = timedelta(0)) -> bool:
         """Extend our lease; False if the row is no longer ours (then we must not post)."""
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(DigestDelivery)
-                .where(self._fenced(lease))
-                .values(lease_until=self.clock() + self.lease + extra)
-            )
-        if result.rowcount != 1:
+        renewed = self.rows.renew(lease.row_id, lease.attempt, extra)
+        if not renewed:
             log.warning("lost the lease on digest row %d; not posting", lease.row_id)
-        return result.rowcount == 1
+        return renewed
 
     def mark_posted(
         self,
