@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_claims(sub)
     _add_serve(sub)
     _add_digest(sub)
+    _add_corrections(sub)
     return parser
 
 
@@ -226,6 +227,24 @@ def _add_digest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.set_defaults(func=lazy("bot.digest.cli:cmd_run", "ai-race digest"))
     listing = digest_sub.add_parser("list", help="list digest subscriptions")
     listing.set_defaults(func=lazy("bot.digest.cli:cmd_list", "ai-race digest"))
+
+
+def _add_corrections(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    corrections = sub.add_parser(
+        "corrections", help="replies in the threads that cited a claim since revised"
+    )
+    actions = corrections.add_subparsers(
+        dest="corrections_command", required=True, metavar="ACTION"
+    )
+    run = actions.add_parser(
+        "run",
+        help="post each due correction once (the clock process does this after store changes)",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="print what would be posted; write nothing"
+    )
+    run.add_argument("--claims", type=Path, default=None, help=CLAIMS_HELP)
+    run.set_defaults(func=lazy("bot.corrections.cli:cmd_run", "ai-race corrections"))
 
 
 def configure_logging(verbose: bool) -> None:

@@ -36,6 +36,7 @@ TABLES = {
     "slack_oauth_states",
     "feedback_votes",
     "claim_citations",
+    "correction_deliveries",
 }
 # The newest revision, whoever added it: a linear chain has exactly one head.
 HEAD_REVISION = ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -37,6 +37,7 @@ class CitationKind(StrEnum):
     THREAD = "thread"  # an answer to a mention, in its thread
     SHARED = "shared"  # a private answer someone shared to the channel
     DIGEST = "digest"  # a claim in a posted daily digest
+    CORRECTION = "correction"  # a correction: the thread now knows this revision
 
 
 def citations_of(

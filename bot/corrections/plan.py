@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
+from bot.core.escape import escape
 from bot.core.presentation import EVIDENCE_LABEL
 from bot.core.revisions import content_hash
 from bot.core.schema import Claim, EvidenceLevel
@@ -32,6 +34,10 @@ class Correction:
     claim_id: str
     revision: str  # the claim's new content hash, or WITHDRAWN
     text: str
+    # What the thread learns from the correction (None: withdrawn): a citation of its own,
+    # so a later quiet edit is compared with this revision, not with the first answer.
+    reviewed: date | None = None
+    evidence: str = ""
 
 
 def _level(value: str) -> str:
@@ -55,7 +61,7 @@ def correction_text(cited: Citation, claim: Claim | None) -> str:
         else f"evidence *{_level(now)}*"
     )
     change = claim.latest_change
-    note = f": {change.note}" if change is not None and change.date > cited.reviewed else ""
+    note = f": {escape(change.note)}" if change is not None and change.date > cited.reviewed else ""
     return (
         f"Update: this claim was revised on {claim.reviewed.isoformat()} — {evidence}{note} "
         f"(see `/ai-race claim {claim.id}`)"
@@ -89,6 +95,8 @@ def plan_corrections(citations: Iterable[Citation], store: ClaimStore) -> list[C
                 cited.claim_id,
                 revision,
                 correction_text(cited, claim),
+                None if claim is None else claim.reviewed,
+                "" if claim is None else claim.evidence.level.value,
             )
         )
     return plans

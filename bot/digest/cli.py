@@ -180,7 +180,10 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
     signal.signal(signal.SIGTERM, lambda *_: _stop_soon(stop, args.stop_grace))
     with contextlib.suppress(KeyboardInterrupt):
         runner.run_forever(
-            interval=args.interval, stop_event=stop, miss_retention=settings.miss_retention
+            interval=args.interval,
+            stop_event=stop,
+            miss_retention=settings.miss_retention,
+            after_run=_corrections(engine, settings),
         )
     return 0
 
@@ -201,6 +204,16 @@ def _runner(
         tokens=_installed_tokens(settings, engine),
         cited=DigestCitations(engine),
     )
+
+
+def _corrections(engine: Engine, settings: Settings) -> Callable[[], None]:
+    """After each run: the threads citing a claim the store since changed get a correction."""
+    from bot.core.store import default_claims_dir
+    from bot.corrections.cli import make_runner
+    from bot.corrections.watch import CorrectionsOnStoreChange
+
+    runner = make_runner(engine, settings, dry_run=False)
+    return CorrectionsOnStoreChange(runner, settings.claims_dir or default_claims_dir())
 
 
 def _print_report(report: RunReport) -> int:

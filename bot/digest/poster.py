@@ -78,7 +78,7 @@ PostResult = Posted | RateLimited | Rejected | Unreached | Ambiguous
 FindResult = Found | Rejected | Ambiguous
 
 
-class _AmbiguousRead(Exception):
+class AmbiguousRead(Exception):
     """A history read got a 5xx: we cannot tell whether the digest is there."""
 
 
@@ -186,14 +186,23 @@ class Poster:
         return clone
 
     def post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any],
+        thread_ts: str | None = None,
     ) -> PostResult:
-        """One attempt, after the channel's pacing gap; never raises for Slack or the network."""
+        """One attempt, after the channel's pacing gap; never raises for Slack or the network.
+
+        ``thread_ts``: a reply in that thread (corrections use this poster too).
+        """
         self.pacer.wait(channel)
         try:
             try:
                 response = self.client.chat_postMessage(
                     channel=channel,
+                    thread_ts=thread_ts,
                     text=text,
                     blocks=blocks or None,
                     metadata=metadata,
@@ -218,7 +227,7 @@ class Poster:
             return Found(self._find(channel, day, since))
         except SlackApiError as exc:
             return Rejected(error_code(exc))
-        except (_AmbiguousRead, *NETWORK_ERRORS) as exc:
+        except (AmbiguousRead, *NETWORK_ERRORS) as exc:
             return Ambiguous(repr(exc))
 
     def _find(self, channel: str, day: date, since: datetime) -> str | None:
@@ -252,7 +261,7 @@ class Poster:
             except SlackApiError as exc:
                 if not rate_limited(exc) or attempt == self.max_rate_limit_retries:
                     if http_status(exc) >= 500:
-                        raise _AmbiguousRead(error_code(exc)) from exc
+                        raise AmbiguousRead(error_code(exc)) from exc
                     raise
                 self.sleep(retry_after(exc))
         raise AssertionError("unreachable")
@@ -261,6 +270,7 @@ class Poster:
 __all__ = [
     "EVENT_TYPE",
     "Ambiguous",
+    "AmbiguousRead",
     "ChannelPacer",
     "FindResult",
     "Found",

@@ -308,8 +308,11 @@ class DigestRunner:
         interval: float = 60.0,
         stop_event: threading.Event | None = None,
         miss_retention: timedelta = DEFAULT_MISS_RETENTION,
+        after_run: Callable[[], None] | None = None,
     ) -> None:
         """Run every ``interval`` seconds until ``stop_event`` is set (the ``clock`` process).
+
+        ``after_run`` follows each run (corrections after a store change); it must not raise.
 
         Also prunes old event ids and missed queries about once an hour
         (:mod:`bot.state.housekeeping`; the web processes do the same).
@@ -323,6 +326,8 @@ class DigestRunner:
             wait = interval
             try:
                 self.run_once()
+                if after_run is not None:
+                    after_run()
                 if failing is not None:
                     log.warning("digest runs work again after %s", failing)
                     failing = None

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, feedback, install, shortcuts, views
+from bot.listeners import (
+    actions,
+    commands,
+    corrections,
+    events,
+    feedback,
+    install,
+    shortcuts,
+    views,
+)
 
 
 def register_listeners(app: App) -> None:
-    for module in (commands, events, shortcuts, actions, feedback, views, install):
+    for module in (commands, events, shortcuts, actions, corrections, feedback, views, install):
         module.register(app)

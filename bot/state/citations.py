@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from bot.state.models import ClaimCitation, utcnow
 
@@ -34,17 +35,25 @@ def record_citations(
     engine: Engine, citations: Iterable[Citation], *, now: datetime | None = None
 ) -> int:
     """Store each citation once; returns how many were new."""
+    with engine.begin() as connection:
+        return insert_citations(connection, citations, now=now)
+
+
+def insert_citations(
+    connection: Connection, citations: Iterable[Citation], *, now: datetime | None = None
+) -> int:
+    """:func:`record_citations` inside the caller's transaction (a correction and its record)."""
     rows = [{**c.__dict__, "posted_at": now or utcnow()} for c in citations]
     if not rows:
         return 0
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    postgres = connection.dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
     stmt = (
         insert(ClaimCitation)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "message_ts", "claim_id"])
     )
-    with engine.begin() as connection:
-        return connection.execute(stmt).rowcount
+    return int(connection.execute(stmt).rowcount)
 
 
 def citations_since(engine: Engine, since: datetime) -> list[Citation]:

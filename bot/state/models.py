@@ -237,3 +237,40 @@ class ClaimCitation(Base):
     evidence: Mapped[str] = mapped_column(String(16), default="")  # level when cited ("was …")
     kind: Mapped[str] = mapped_column(String(16))  # shared | thread | digest
     posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class CorrectionDelivery(Base):
+    """The corrections ledger: one row per (thread, claim, revision), claimed before posting.
+
+    Held under a lease and fenced by ``attempts`` exactly as the digest ledger
+    (:mod:`bot.state.leases`), so each correction reaches its thread once,
+    across restarts and processes. ``revision`` is the claim's new content
+    hash, or ``withdrawn``.
+    """
+
+    __tablename__ = "correction_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id",
+            "channel_id",
+            "thread_ts",
+            "claim_id",
+            "revision",
+            name="uq_correction_delivery",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(80))
+    revision: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # first claim; never moved
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
