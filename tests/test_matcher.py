@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from claim_factory import claim_data, write_store
 
 from bot.core.catalog import load_catalog
+from bot.core.index import STATE_VERSION, TermIndex
 from bot.core.matcher import MAX_QUERY_WORDS, Matcher
 from bot.core.store import REPO_CLAIMS, load_store
 
@@ -159,3 +161,46 @@ def test_pruned_scoring_equals_full_scoring() -> None:
         assert [(m.claim.id, m.score, m.coverage) for m in a.matches] == [
             (m.claim.id, m.score, m.coverage) for m in b.matches
         ], query
+
+
+def _eval_queries() -> list[str]:
+    rows = []
+    for name in ("public_queries.tsv", "heldout_queries.tsv"):
+        rows += [line.split("\t")[0] for line in (DATA / name).read_text().splitlines()[1:]]
+    return rows
+
+
+def test_index_saved_as_arrays_answers_like_the_built_one(tmp_path: Path) -> None:
+    """state() -> .npz file (no pickle) -> from_state() gives the same answers and reasons."""
+    store = load_store(REPO_CLAIMS)
+    built = Matcher(store)
+    path = tmp_path / "index.npz"
+    np.savez(path, **built.index.state())
+    with np.load(path, allow_pickle=False) as data:
+        restored = Matcher(store, index=TermIndex.from_state(dict(data)))
+    assert restored.index.term_ids == built.index.term_ids
+    assert restored.index.suggest_keys == built.index.suggest_keys
+    for query in [*_eval_queries(), "hasabis", "deep seek", "nothing here at all"]:
+        a, b = built.search(query, limit=5), restored.search(query, limit=5)
+        assert [(m.claim.id, m.score, m.reason) for m in a.matches] == [
+            (m.claim.id, m.score, m.reason) for m in b.matches
+        ], query
+        assert a.suggestions == b.suggestions, query
+
+
+def test_a_torn_or_foreign_index_state_is_refused(seeds: Matcher) -> None:
+    state = seeds.index.state()
+    missing = {k: v for k, v in state.items() if k != "idf"}
+    with pytest.raises(ValueError, match="incomplete"):
+        TermIndex.from_state(missing)
+    with pytest.raises(ValueError, match="inconsistent: idf"):
+        TermIndex.from_state(state | {"idf": state["idf"][:-1]})
+    with pytest.raises(ValueError, match="inconsistent: strings"):
+        TermIndex.from_state(state | {"phrases.data": state["phrases.data"][:-3]})
+    with pytest.raises(ValueError, match="version"):
+        TermIndex.from_state(state | {"version": np.array([STATE_VERSION + 1, seeds.size])})
+
+
+def test_an_index_of_another_store_is_refused(seeds: Matcher, toy: Matcher) -> None:
+    with pytest.raises(ValueError, match="index of 3 claims"):
+        Matcher(seeds.store, index=toy.index)

@@ -13,11 +13,12 @@ candidate claims, ``bot.core.ranking`` decides which of them are answers.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from array import array
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from bot.core.text import Analyzer, fold, is_content_word, stem
 # used for ranking only, never for deciding whether something matches at all.
 TF_BONUS = 0.15
 PHRASE_FIELDS = (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY)
+# Bumped whenever the meaning or layout of ``TermIndex.state()`` changes, so a
+# saved state of another layout is refused instead of misread.
+STATE_VERSION = 1
 
 
 def edits_allowed(word: str) -> int:
@@ -52,23 +56,75 @@ def meaning_text(claim: Claim) -> str:
 
 
 @dataclass(frozen=True, eq=False)
+class PackedStrings:
+    """Many short strings as two arrays: their UTF-8 bytes end to end, and offsets.
+
+    A list of 100,000s of ``str`` objects costs ~50 bytes of header each and
+    is written to (reference counts) by every reader, so forked workers copy
+    the pages; two arrays are compact and stay shared. Strings are decoded
+    only when a query needs them (a few per answer).
+    """
+
+    data: np.ndarray  # uint8
+    offsets: np.ndarray  # int64, len(strings) + 1
+
+    @classmethod
+    def pack(cls, strings: Sequence[str]) -> PackedStrings:
+        encoded = [s.encode("utf-8") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes().decode("utf-8")
+
+    def span(self, start: int, end: int) -> list[str]:
+        """Strings ``start`` .. ``end - 1``, decoded."""
+        bounds = self.offsets[start : end + 1].tolist()
+        blob = self.data[bounds[0] : bounds[-1]].tobytes()
+        base = bounds[0]
+        return [blob[a - base : b - base].decode("utf-8") for a, b in itertools.pairwise(bounds)]
+
+    def tolist(self) -> list[str]:
+        return self.span(0, len(self))
+
+
+@dataclass(frozen=True, eq=False)
 class TermIndex:
-    """Postings and vocabulary of one store; immutable and shared by threads."""
+    """Postings and vocabulary of one store; immutable and shared by threads.
+
+    ``state()`` gives every part as plain numpy arrays and ``from_state()``
+    rebuilds an equal index from them, so the index can be saved next to the
+    parse cache (``np.savez``, no pickle) and loaded instead of rebuilt. A
+    state is only valid for the store content and analyzer (synonyms) it was
+    built from: the caller keys it by both.
+    """
 
     size: int
-    term_ids: dict[str, int]
-    display: list[str]  # a readable surface form per term, for reasons
-    phrases: list[list[str]]  # per claim: canonical titles, aliases and entities
+    term_ids: dict[str, int]  # in id order (insertion order)
+    display: PackedStrings  # a readable surface form per term, for reasons
+    phrases: PackedStrings  # canonical titles, aliases and entities, claim by claim
+    phrase_indptr: np.ndarray  # int64, claim -> slice of ``phrases``
     surface_term: dict[str, int]  # key-field surface word -> term id, for typos
-    buckets: dict[int, list[str]]  # word length -> key words within its edit reach
     post_claim: np.ndarray  # int32, sorted by term then claim
-    post_weight: np.ndarray  # float32 field weight of each posting
     post_field: np.ndarray  # int8 FieldKind of each posting
     post_boost: np.ndarray  # float32 tf bonus of each posting
     indptr: np.ndarray  # int64, term id -> slice of the postings
     idf: np.ndarray  # float32 per term
     suggest_display: dict[str, str]  # folded name -> how it is shown
-    suggest_keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Derived, not stored: field weights and the typo and suggestion lookups.
+        object.__setattr__(self, "post_weight", FIELD_WEIGHT[self.post_field])
+        object.__setattr__(self, "buckets", _typo_buckets(self.surface_term))
+        object.__setattr__(self, "suggest_keys", sorted(self.suggest_display))
+
+    post_weight: np.ndarray = dataclasses.field(init=False)  # float32 field weight
+    buckets: dict[int, list[str]] = dataclasses.field(init=False)  # length -> key words
+    suggest_keys: list[str] = dataclasses.field(init=False)
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Claims holding term ``tid`` (sorted), with field weight and tf bonus."""
@@ -77,6 +133,10 @@ class TermIndex:
 
     def postings_count(self, tid: int) -> int:
         return int(self.indptr[tid + 1] - self.indptr[tid])
+
+    def phrases_of(self, claim: int) -> list[str]:
+        """The claim's canonical titles, aliases and entities, for phrase comparison."""
+        return self.phrases.span(int(self.phrase_indptr[claim]), int(self.phrase_indptr[claim + 1]))
 
     @property
     def idf_unknown_max(self) -> float:
@@ -91,16 +151,89 @@ class TermIndex:
         return min(self.idf_unknown_max, math.log1p((n - common + 0.5) / (common + 0.5)))
 
     def memory_bytes(self) -> int:
-        """Bytes held by the postings arrays (not the claims themselves)."""
-        arrays = (
-            self.post_claim,
-            self.post_weight,
-            self.post_boost,
-            self.post_field,
-            self.indptr,
-            self.idf,
-        )
+        """Bytes held by the index's arrays (not its dicts, not the claims themselves)."""
+        arrays = [getattr(self, name) for name in (*_ARRAYS, "post_weight")]
+        arrays += [getattr(p, a) for p in (self.display, self.phrases) for a in _PACKED]
         return int(sum(a.nbytes for a in arrays))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every part of the index as named numpy arrays (see ``from_state``)."""
+        terms = PackedStrings.pack(list(self.term_ids))
+        surfaces = PackedStrings.pack(list(self.surface_term))
+        suggest = PackedStrings.pack(list(self.suggest_display.values()))
+        parts = {"terms": terms, "display": self.display, "phrases": self.phrases}
+        parts |= {"surfaces": surfaces, "suggest": suggest}
+        state = {f"{name}.{a}": getattr(p, a) for name, p in parts.items() for a in _PACKED}
+        return state | {
+            "version": np.array([STATE_VERSION, self.size], dtype=np.int64),
+            "surface_term": np.fromiter(self.surface_term.values(), np.int32),
+            **{name: getattr(self, name) for name in _ARRAYS},
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, np.ndarray]) -> TermIndex:
+        """The index ``state()`` described; ValueError when the arrays do not fit together."""
+        try:
+            version, size = (int(v) for v in state["version"])
+            packed = {n: PackedStrings(*(state[f"{n}.{a}"] for a in _PACKED)) for n in _STRINGS}
+            arrays = {name: np.asarray(state[name], dtype=dtype) for name, dtype in _ARRAYS.items()}
+            surface_term = state["surface_term"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"index state incomplete: {exc}") from exc
+        if version != STATE_VERSION:
+            raise ValueError(f"index state version {version}, expected {STATE_VERSION}")
+        _check_state(size, packed, arrays, surface_term)
+        return cls(
+            size=size,
+            term_ids={t: i for i, t in enumerate(packed["terms"].tolist())},
+            display=packed["display"],
+            phrases=packed["phrases"],
+            surface_term=dict(zip(packed["surfaces"].tolist(), surface_term.tolist(), strict=True)),
+            suggest_display=_suggestions(packed["suggest"].tolist()),
+            **arrays,
+        )
+
+
+_PACKED = ("data", "offsets")
+_STRINGS = ("terms", "display", "phrases", "surfaces", "suggest")
+_ARRAYS = {
+    "phrase_indptr": np.int64,
+    "post_claim": np.int32,
+    "post_field": np.int8,
+    "post_boost": np.float32,
+    "indptr": np.int64,
+    "idf": np.float32,
+}
+
+
+def _check_state(
+    size: int,
+    packed: dict[str, PackedStrings],
+    arrays: dict[str, np.ndarray],
+    surface_term: np.ndarray,
+) -> None:
+    """Refuse a state whose parts disagree (a torn or foreign file), before it is used."""
+    terms = len(packed["terms"])
+    problems = [
+        name
+        for name, ok in (
+            ("display", len(packed["display"]) == terms),
+            ("idf", arrays["idf"].shape == (terms,)),
+            ("indptr", arrays["indptr"].shape == (terms + 1,)),
+            ("postings", arrays["post_claim"].shape == arrays["post_field"].shape),
+            ("boosts", arrays["post_boost"].shape == arrays["post_claim"].shape),
+            ("phrase_indptr", arrays["phrase_indptr"].shape == (size + 1,)),
+            ("surface_term", surface_term.shape == (len(packed["surfaces"]),)),
+        )
+        if not ok
+    ]
+    for p in packed.values():
+        if p.offsets.ndim != 1 or not len(p.offsets) or p.offsets[-1] != p.data.size:
+            problems.append("strings")
+    if not problems and arrays["indptr"][-1] != arrays["post_claim"].size:
+        problems.append("indptr")
+    if problems:
+        raise ValueError(f"index state inconsistent: {', '.join(sorted(set(problems)))}")
 
 
 class _Collector:
@@ -112,7 +245,8 @@ class _Collector:
         self.surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
         self.post_term, self.post_claim, self.post_field = array("i"), array("i"), array("b")
         self.post_occurrences = array("H")
-        self.phrases: list[list[str]] = []
+        self.phrases: list[str] = []  # flat; ``phrase_counts`` says how many per claim
+        self.phrase_counts = array("q")
         self.display: list[str] = []
         # Entities, topics, speakers and many aliases repeat across claims:
         # analyse each distinct key text once (summaries rarely repeat).
@@ -155,11 +289,12 @@ class _Collector:
         self.meanings.append(meaning_text(claim))
         best: dict[int, int] = {}
         occurrences: dict[int, int] = {}
-        claim_phrases: list[str] = []
+        phrases = 0
         for kind, text in claim_fields(claim):
             phrase, pairs = self._analyse(kind, text)
             if kind in PHRASE_FIELDS:
-                claim_phrases.append(phrase)
+                self.phrases.append(phrase)
+                phrases += 1
             for surface, term in pairs:
                 tid = self._term(surface, term, kind in KEY_FIELDS)
                 if tid not in best or kind < best[tid]:
@@ -170,7 +305,7 @@ class _Collector:
             self.post_claim.append(index)
             self.post_field.append(strongest)
             self.post_occurrences.append(min(occurrences[tid], 60_000))
-        self.phrases.append(claim_phrases)
+        self.phrase_counts.append(phrases)
 
 
 def _typo_buckets(surfaces: Iterable[str]) -> dict[int, list[str]]:
@@ -202,26 +337,25 @@ def _finish(size: int, c: _Collector) -> TermIndex:
     terms = np.frombuffer(c.post_term, dtype=np.int32)
     order = np.argsort(terms, kind="stable")
     fields = np.frombuffer(c.post_field, dtype=np.int8)[order].copy()
+    phrase_indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(c.phrase_counts, dtype=np.int64), out=phrase_indptr[1:])
     extra = np.frombuffer(c.post_occurrences, dtype=np.uint16)[order].astype(np.float32) - 1
     counts = np.bincount(terms, minlength=len(c.term_ids))
     n = max(size, 1)
-    suggest_display = _suggestions(c.suggestable)
     return TermIndex(
         size=size,
         term_ids=c.term_ids,
-        display=c.display,
-        phrases=c.phrases,
+        display=PackedStrings.pack(c.display),
+        phrases=PackedStrings.pack(c.phrases),
+        phrase_indptr=phrase_indptr,
         surface_term=c.surfaces,
-        buckets=_typo_buckets(c.surfaces),
         post_claim=np.frombuffer(c.post_claim, dtype=np.int32)[order].copy(),
-        post_weight=FIELD_WEIGHT[fields],
         post_field=fields,
         post_boost=(TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32),
         indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
         # BM25's idf: rare terms say more about what a query is after.
         idf=np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32),
-        suggest_display=suggest_display,
-        suggest_keys=sorted(suggest_display),
+        suggest_display=_suggestions(c.suggestable),
     )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.core.candidates import MAX_QUERY_WORDS, CandidateFinder, Unit
 from bot.core.escape import searchable
-from bot.core.index import build_index, meaning_text
+from bot.core.index import TermIndex, build_index, meaning_text
 from bot.core.match_types import KEY_FIELDS, Hit, Match, SearchResult
 from bot.core.matching_config import MatchingConfig
 from bot.core.ranking import Candidates, Judge, words_of
@@ -40,6 +40,7 @@ __all__ = [
     "Match",
     "Matcher",
     "SearchResult",
+    "TermIndex",
     "meaning_text",
 ]
 
@@ -55,12 +56,25 @@ class Matcher:
         common_postings: int | None = None,
         dense_merge_at: int | None = None,
         embedder: Embedder | None = None,
+        index: TermIndex | None = None,
     ) -> None:
+        """Index ``store``, or use ``index``: a TermIndex of this very store and config.
+
+        ``index`` is for a caller that saved ``TermIndex.state()`` (keyed by
+        the store's content and the matching config) and restored it with
+        ``TermIndex.from_state``, instead of rebuilding it.
+        """
         self.store = store
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
         self._embedder = embedder or default_embedder()
-        self.index, meanings = build_index(store, self.analyzer)
+        if index is None:
+            index, meanings = build_index(store, self.analyzer)
+        else:
+            if index.size != len(store):
+                raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
+            meanings = [meaning_text(claim) for claim in store]
+        self.index = index
         tuning = {} if dense_merge_at is None else {"dense_merge_at": dense_merge_at}
         self.finder = CandidateFinder(self.index, common_postings=common_postings, **tuning)
         # Computed once per store load; immutable and shared by every thread.

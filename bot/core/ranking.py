@@ -170,7 +170,7 @@ class Judge:
 
     def _phrase_bonus(self, index: int, folded_query: str) -> tuple[float, str | None]:
         """How closely the whole query equals, or contains, a title/alias/entity."""
-        phrases = self.index.phrases[index]
+        phrases = self.index.phrases_of(index)
         if not phrases or not folded_query:
             return 0.0, None
         best = process.extractOne(folded_query, phrases, scorer=fuzz.ratio)
