@@ -5,6 +5,12 @@ Field names follow schema.org ClaimReview where that is natural (``title`` is
 ``itemReviewed.author``) so an export stays a mapping, not a rewrite.
 Unknown keys are rejected: a typo such as ``sumary`` must fail loudly rather
 than silently drop text from the bot's answers.
+
+Checks that compare dates (``reviewed`` before ``added``, a date after today)
+are not made here but by the store (:mod:`bot.core.store`), which knows today
+and reports each at the line of the field to fix. Made here, the first failed
+comparison would stand in for the whole claim, and a future ``added`` would
+read as "'reviewed' is earlier than 'added'" at line 1.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -185,13 +190,13 @@ class Claim(Strict):
     def _single_line_title(cls, value: str) -> str:
         return _check_one_line(value)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Claim:
-        if self.reviewed < self.added:
-            raise ValueError("'reviewed' is earlier than 'added'")
-        if any(link.id == self.id for link in self.related):
-            raise ValueError("a claim cannot be related to itself")
-        return self
+    @field_validator("related")
+    @classmethod
+    def _not_related_to_itself(cls, value: list[Related], info: ValidationInfo) -> list[Related]:
+        for i, link in enumerate(value):
+            if link.id == info.data.get("id"):
+                raise ValueError(f"related[{i}] links the claim to itself; remove that entry")
+        return value
 
     @property
     def latest_change(self) -> Change | None:

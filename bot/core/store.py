@@ -67,22 +67,31 @@ def _explain(path: Path) -> list[Problem]:
     return [Problem(str(path), None, "(file)", "changed while the store loaded; load it again")]
 
 
-def _future_dates(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]:
+def _date_problems(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]:
+    """Dates after ``today``, and a ``reviewed`` before ``added``, each at its own field's line.
+
+    A future ``added`` is the mistake to fix, so it is not also reported as a
+    ``reviewed`` that comes before it.
+    """
     dated: list[tuple[Loc, date | None]] = [
         (("added",), claim.added),
         (("reviewed",), claim.reviewed),
     ]
     dated += [(("sources", i, "date"), s.date) for i, s in enumerate(claim.sources)]
-    return [
-        Problem(
-            str(doc.path),
-            doc.line_of(loc),
-            field_name(loc),
-            f"date {value.isoformat()} is in the future (today is {today.isoformat()})",
-        )
+    found = [
+        (loc, f"date {value.isoformat()} is in the future (today is {today.isoformat()})")
         for loc, value in dated
         if value is not None and value > today
     ]
+    if claim.reviewed < claim.added <= today:
+        found.append(
+            (
+                ("reviewed",),
+                f"reviewed {claim.reviewed.isoformat()} is earlier than added "
+                f"{claim.added.isoformat()}: a claim is reviewed on or after the day it is added",
+            )
+        )
+    return [Problem(str(doc.path), doc.line_of(loc), field_name(loc), m) for loc, m in found]
 
 
 def _contradicting_relations(loaded: list[LoadedClaim]) -> list[Problem]:
@@ -161,7 +170,7 @@ def _add_unique(rows: list[Row], builder: StoreBuilder) -> tuple[list[LoadedClai
 def _link_and_date_problems(
     loaded: list[LoadedClaim], builder: StoreBuilder, known: set[str], today: date
 ) -> list[Problem]:
-    """Links to ids that exist nowhere, and dates after ``today``.
+    """Links to ids that exist nowhere, and dates out of order or after ``today``.
 
     Links may point at claims whose own file failed validation; those are not
     reported as dangling, the broken file already is. Only claims with such a
@@ -170,11 +179,12 @@ def _link_and_date_problems(
     problems: list[Problem] = []
     for entry in loaded:
         dangling = any(target not in known for target, _ in entry.facts.links)
-        if not (dangling or entry.facts.latest > today.toordinal()):
+        misdated = entry.facts.reviewed < entry.facts.last_touched  # reviewed before added
+        if not (dangling or misdated or entry.facts.latest > today.toordinal()):
             continue
         claim = builder.claim_at(entry.position)
         doc = read_yaml(entry.path)
-        problems.extend(_future_dates(claim, doc, today))
+        problems.extend(_date_problems(claim, doc, today))
         for i, link in enumerate(claim.related):
             if link.id not in known:
                 loc: Loc = ("related", i, "id")
