@@ -1,4 +1,8 @@
-"""The ``ai-race`` command line, run as a real subprocess on the bundled store."""
+"""The ``ai-race`` command line on the bundled store.
+
+In-process through ``bot.cli.main`` (tests/support/cli.py), except batch mode,
+which runs as a real process reading a real pipe.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,18 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bot.core.store import REPO_CLAIMS
+from tests.support.cli import Runner, cli_runner
 
 
-def ai_race(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **env},
-        timeout=60,
-    )
+@pytest.fixture
+def ai_race(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    return cli_runner(monkeypatch, capsys)
 
 
-def test_ask_prints_a_readable_sourced_answer() -> None:
+def test_ask_prints_a_readable_sourced_answer(ai_race: Runner) -> None:
     done = ai_race("ask", "hassabis")
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -32,7 +32,7 @@ def test_ask_prints_a_readable_sourced_answer() -> None:
     assert "seedance-audio-video" in out  # the contrasting claim is named
 
 
-def test_ask_json_format() -> None:
+def test_ask_json_format(ai_race: Runner) -> None:
     done = ai_race("ask", "--json", "--limit", "2", "open", "source")
     payload = json.loads(done.stdout)
     assert set(payload) >= {"query", "matches", "suggestions"}
@@ -46,14 +46,22 @@ def test_ask_json_format() -> None:
     )
 
 
-def test_ask_json_no_match_has_suggestions() -> None:
+def test_ask_json_no_match_has_suggestions(ai_race: Runner) -> None:
     payload = json.loads(ai_race("ask", "--json", "lunch menu for friday").stdout)
     assert payload["matches"] == []
     assert payload["suggestions"]
 
 
 def test_batch_mode_reads_stdin_one_query_per_line() -> None:
-    done = ai_race("ask", "--json", stdin="distilation\n\nkubernetes upgrade\njensen\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json"],
+        input="distilation\n\nkubernetes upgrade\njensen\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+        timeout=60,
+    )
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     # One output line per input line, the blank one included, so answers line up with queries.
     assert [line["query"] for line in lines] == ["distilation", "", "kubernetes upgrade", "jensen"]
@@ -63,7 +71,7 @@ def test_batch_mode_reads_stdin_one_query_per_line() -> None:
     assert lines[3]["matches"][0]["id"] == "huang-deepseek"
 
 
-def test_claims_dir_from_environment(tmp_path) -> None:
+def test_claims_dir_from_environment(ai_race: Runner, tmp_path) -> None:
     empty = tmp_path / "nothing"
     empty.mkdir()
     done = ai_race("ask", "distillation", AI_RACE_CLAIMS=str(empty))
@@ -74,20 +82,20 @@ def test_claims_dir_from_environment(tmp_path) -> None:
     assert json.loads(ok.stdout)["matches"]
 
 
-def test_bad_limit_is_a_clear_usage_error() -> None:
+def test_bad_limit_is_a_clear_usage_error(ai_race: Runner) -> None:
     done = ai_race("ask", "--limit", "zero", "x")
     assert done.returncode == 2
     assert "expected a whole number" in done.stderr
 
 
-def test_topics_lists_counts() -> None:
+def test_topics_lists_counts(ai_race: Runner) -> None:
     lines = ai_race("topics").stdout.splitlines()
     counts = [int(line.split()[0]) for line in lines]
     assert counts == sorted(counts, reverse=True)
     assert any(line.split(maxsplit=1)[1] == "distillation" for line in lines)
 
 
-def test_terminal_answers_show_what_each_source_shows_and_fit_the_width() -> None:
+def test_terminal_answers_show_what_each_source_shows_and_fit_the_width(ai_race: Runner) -> None:
     done = ai_race("ask", "open", "source", "strategy", COLUMNS="60")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -98,7 +106,7 @@ def test_terminal_answers_show_what_each_source_shows_and_fit_the_width() -> Non
     assert all(line.startswith(("     - ", "       http")) for line in long), long
 
 
-def test_compact_answers_are_one_line_per_match() -> None:
+def test_compact_answers_are_one_line_per_match(ai_race: Runner) -> None:
     done = ai_race("ask", "--compact", "--limit", "3", "open", "source", COLUMNS="80")
     lines = done.stdout.strip().splitlines()
     assert 1 <= len(lines) <= 3 and lines[0].startswith("1. ")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from claim_factory import claim_data, write_store
-from test_cli import ai_race
 
 from bot.core import blocks
 from bot.core.freshness import (
@@ -27,6 +26,7 @@ from bot.core.schema import Claim
 from bot.core.store import ClaimStore, validate_dir
 from bot.digest.rotation import choose_claims
 from tests.support.bolt_inprocess import inprocess_app
+from tests.support.cli import cli_runner
 from tests.support.mock_slack import MockSlack
 from tests.support.signing import slash_command_body
 
@@ -218,7 +218,10 @@ def test_slack_answers_gain_the_badge_when_the_clock_passes_the_review_date(
         assert "Last reviewed 2 months ago — may be out of date" in claim
 
 
-def test_claims_stale_lists_oldest_first_and_exits_1(tmp_path: Path) -> None:
+def test_claims_stale_lists_oldest_first_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ai_race = cli_runner(monkeypatch, capsys)
     directory = write_store(
         tmp_path / "claims",
         [

@@ -13,15 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.core.store import REPO_CLAIMS
 from tests.support.app_server import free_port
+from tests.support.cli import Ran, Runner, cli_runner
 
 TOKEN = "xoxb-1234-do-not-print-me"
 SECRET = "abcdef0123456789abcdef"
@@ -38,29 +36,19 @@ def _environment(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in {**base, **env}.items() if value != ""}
 
 
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def serve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Done]:
+) -> Runner:
     """Run ``ai-race serve`` in-process with ``env``; its exit code and what it printed."""
+    run = cli_runner(monkeypatch, capsys)
 
-    def run(**env: str) -> Done:
-        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in _environment(tmp_path, env).items():
-            monkeypatch.setenv(name, value)
-        code = main(["serve", "--port", str(free_port())])
-        out, err = capsys.readouterr()
-        return Done(code, out, err)
+    def serve(**env: str) -> Ran:
+        unset = dict.fromkeys(("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"), "")
+        settings = {**unset, **_environment(tmp_path, env)}
+        return run("serve", "--port", str(free_port()), **settings)
 
-    return run
+    return serve
 
 
 def serve_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -85,7 +73,7 @@ def serve_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str
     ],
 )
 def test_settings_problems_name_the_setting(
-    serve: Callable[..., Done], env: dict[str, str], expected: str
+    serve: Runner, env: dict[str, str], expected: str
 ) -> None:
     done = serve(**env)
     assert done.returncode == 2
@@ -102,7 +90,7 @@ def test_unreachable_slack_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr and TOKEN not in done.stderr
 
 
-def test_unreachable_database_is_one_line_without_password(serve: Callable[..., Done]) -> None:
+def test_unreachable_database_is_one_line_without_password(serve: Runner) -> None:
     url = f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/nothing"
     done = serve(DATABASE_URL=url)
     assert done.returncode == 1
@@ -111,7 +99,7 @@ def test_unreachable_database_is_one_line_without_password(serve: Callable[..., 
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
 
 
-def test_broken_claim_store_refuses_to_start(tmp_path: Path, serve: Callable[..., Done]) -> None:
+def test_broken_claim_store_refuses_to_start(tmp_path: Path, serve: Runner) -> None:
     claims = tmp_path / "claims"
     shutil.copytree(REPO_CLAIMS, claims)
     path = claims / "sora2-audio-tell.yaml"
