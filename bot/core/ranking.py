@@ -216,12 +216,14 @@ class Judge:
         rows.sort(key=lambda r: (-chance[r], self.store.ids[int(found.indices[r])]))
         floor = chance[rows[0]] * self.config.thresholds.relative_to_best
         coverage = found.coverage
+        kept = [r for r in rows if chance[r] >= floor or lexical[r]]
+        # Only the page shown becomes Match objects: each reads and validates its
+        # claim, and a common word can pass hundreds of claims at 100,000.
         matches = tuple(
             self._match(found, r, float(chance[r]), float(coverage[r]), not lexical[r])
-            for r in rows
-            if chance[r] >= floor or lexical[r]
+            for r in kept[offset : offset + limit]
         )
-        return SearchResult(query, matches[offset : offset + limit], (), words)
+        return SearchResult(query, matches, (), words)
 
     def _match(
         self, found: Candidates, row: int, chance: float, coverage: float, by_meaning: bool
