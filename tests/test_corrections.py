@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,9 +30,11 @@ from bot.core.store import load_store
 from bot.corrections.citing import CitationKind, citations_of
 from bot.corrections.ledger import CorrectionLedger
 from bot.corrections.message import EVENT_TYPE, SEE_CLAIM
+from bot.corrections.plan import Correction
 from bot.corrections.runner import CorrectionRunner
 from bot.corrections.watch import CorrectionsOnStoreChange
 from bot.state.citations import citations_since, record_citations
+from bot.state.housekeeping import prune_state
 from bot.state.models import CorrectionDelivery, utcnow
 from tests.support.app_server import BOT_TOKEN
 from tests.support.bolt_inprocess import InProcessApp, inprocess_app
@@ -350,3 +353,61 @@ def test_the_clock_corrects_after_each_store_change_and_only_then(
         "Summary reworded."
     )
     assert len(corrections_posted(mock)) == 2
+
+
+def test_the_clock_process_corrects_the_deployed_store_and_each_change(
+    engine: Engine, mock: MockSlack, db_url: str, claims_dir: Path, tmp_path: Path
+) -> None:
+    cite(engine, ("C1", "1700000040.000100"))
+    write_store(claims_dir, [REVISED])  # deployed while the clock was down
+    config = tmp_path / "digest.yaml"
+    config.write_text("subscriptions: []\n")
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": mock.base_url,
+        "AI_RACE_CLAIMS": str(claims_dir),
+        "AI_RACE_DIGEST_CONFIG": str(config),
+    }
+    command = [sys.executable, "-m", "bot", "digest", "run", "--forever", "--interval", "0.2"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        [first] = mock.wait_for("chat.postMessage", timeout=30)
+        assert first.params["thread_ts"] == "1700000040.000100"
+        assert NOTE in first.params["text"]
+        again = {
+            **REVISED,
+            "evidence": {"level": "strong", "note": "A primary source now."},
+            "reviewed": "2026-11-23",
+            "changes": [*REVISED["changes"], {"date": "2026-11-23", "note": "Primary source."}],
+        }
+        write_store(claims_dir, [again])
+        second = mock.wait_for("chat.postMessage", 2, timeout=30)[1]
+        assert "evidence now *strong" in second.params["text"]
+        assert "(was *opinion, thinly sourced*): Primary source." in second.params["text"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert len(corrections_posted(mock)) == 2
+
+
+def test_citations_past_the_window_are_pruned_with_the_other_state(engine: Engine) -> None:
+    claim = Claim.model_validate(CLAIMS[0])
+    now = utcnow()
+    for thread, age in (("1700000050.000100", 32), ("1700000051.000100", 29)):
+        where = {"channel": "C1", "thread_ts": thread, "message_ts": thread}
+        rows = citations_of(
+            [claim], team_id="T1", enterprise_id="", kind=CitationKind.THREAD, **where
+        )
+        record_citations(engine, rows, now=now - timedelta(days=age))
+    for age in (40, 1):  # a correction row as old as its thread's citations, and a new one
+        ledger = CorrectionLedger(engine, "pruner", lambda age=age: now - timedelta(days=age))
+        thread = f"17000000{age:02d}.000100"
+        assert ledger.acquire(Correction("T1", "", "C1", thread, "c", "r", "Update")) is not None
+    pruned = prune_state(engine, now=now)
+    assert pruned.citations == 1
+    assert [c.thread_ts for c in citations_since(engine, LONG_AGO)] == ["1700000051.000100"]
+    assert [row.thread_ts for row in ledger_rows(engine)] == ["1700000001.000100"]

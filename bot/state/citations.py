@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from bot.state.models import ClaimCitation, utcnow
+from bot.state.models import ClaimCitation, CorrectionDelivery, utcnow
+
+RETENTION = timedelta(days=31)
+"""Corrections look 30 days back; older records of public posts serve nothing."""
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,15 @@ def citations_since(engine: Engine, since: datetime) -> list[Citation]:
             )
             for r in connection.execute(stmt)
         ]
+
+
+def prune_citations(engine: Engine, before: datetime) -> int:
+    """Delete citations, and correction ledger rows, older than ``before``; how many citations.
+
+    A thread past the 30-day window gets no correction, so neither its
+    citations nor its correction rows are read again.
+    """
+    with engine.begin() as connection:
+        connection.execute(delete(CorrectionDelivery).where(CorrectionDelivery.claimed_at < before))
+        result = connection.execute(delete(ClaimCitation).where(ClaimCitation.posted_at < before))
+    return int(result.rowcount)

@@ -1,6 +1,6 @@
-"""Retention: old processed-event ids and missed queries are deleted by whichever process runs.
+"""Retention: old event ids, missed queries and citations are deleted by whichever process runs.
 
-Both tables grow with traffic. The web process prunes at start-up and about
+These tables grow with traffic. The web process prunes at start-up and about
 once an hour, and so does ``ai-race digest run`` (each run, or hourly with
 ``--forever``), so neither table depends on the clock process being deployed.
 Deleting is idempotent, so two processes pruning together is harmless.
@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from bot.state.citations import RETENTION as CITATION_RETENTION
+from bot.state.citations import prune_citations
 from bot.state.events import DEFAULT_RETENTION as EVENT_RETENTION
 from bot.state.events import EventLedger
 from bot.state.misses import prune_misses
@@ -27,6 +29,7 @@ PRUNE_INTERVAL_S = 3600.0
 class Pruned:
     events: int
     misses: int
+    citations: int = 0
 
 
 def prune_state(
@@ -36,8 +39,9 @@ def prune_state(
     event_retention: timedelta = EVENT_RETENTION,
     now: datetime | None = None,
 ) -> Pruned:
-    """Delete processed events and missed queries older than their retention periods."""
+    """Delete processed events, missed queries and citations older than their retention."""
     when = now or utcnow()
     events = EventLedger(engine, clock=lambda: when).prune(event_retention)
     misses = prune_misses(engine, when - miss_retention)
-    return Pruned(events, misses)
+    citations = prune_citations(engine, when - CITATION_RETENTION)
+    return Pruned(events, misses, citations)
