@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from data import split_eval
 
 
@@ -23,6 +24,38 @@ def _rows() -> list[split_eval.Row]:
 
 def test_committed_halves_pass_the_check() -> None:
     assert split_eval.check() == []
+    assert split_eval.check_all() == []
+
+
+def test_second_pair_adds_name_only_negatives_and_news() -> None:
+    ids = split_eval.claim_ids()
+    rows = []
+    for path in (split_eval.TUNING_2, split_eval.HELDOUT_2):
+        rows += split_eval.read_rows(path, ids)[0]
+    styles = Counter(split_eval.STYLE_GROUPS[r.style] for r in rows)
+    assert styles["negative-entity"] >= 30
+    assert styles["news"] >= 25
+    assert all(r.source.startswith("http") for r in rows if r.style in ("headline", "lede"))
+
+
+def test_a_query_in_two_pairs_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tuning, heldout = _copy_halves(tmp_path)
+    second_tuning, second_heldout = tmp_path / "t2.tsv", tmp_path / "h2.tsv"
+    shutil.copy(split_eval.TUNING_2, second_tuning)
+    shutil.copy(split_eval.HELDOUT_2, second_heldout)
+    reused = tuning.read_text(encoding="utf-8").splitlines()[1]
+    with second_tuning.open("a", encoding="utf-8") as handle:
+        handle.write(reused + "\n")
+    monkeypatch.setattr(
+        split_eval,
+        "PAIRS",
+        {
+            1: (tuning, heldout, split_eval.SEED),
+            2: (second_tuning, second_heldout, split_eval.SEED + 2),
+        },
+    )
+    problems = split_eval.check_all()
+    assert any(p.startswith("query in pairs 1 and 2") for p in problems)
 
 
 def test_set_has_the_size_and_spread_issue_9_asks_for() -> None:
@@ -70,6 +103,5 @@ def test_a_bad_row_is_reported_with_its_line(tmp_path: Path) -> None:
         handle.write("some query\tno-such-claim\theadline\thttps://example.org/x\n")
         handle.write("another\t\tslack-rant\twritten\n")
     problems = split_eval.check(tuning, heldout)
-    assert any(p.startswith("t.tsv:") and "unknown claim id 'no-such-claim'" in p
-               for p in problems)
+    assert any(p.startswith("t.tsv:") and "unknown claim id 'no-such-claim'" in p for p in problems)
     assert any("unknown style 'slack-rant'" in p for p in problems)

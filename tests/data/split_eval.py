@@ -11,8 +11,15 @@ all tip the same way.
 
 Usage (from the repository root)::
 
-    python tests/data/split_eval.py split ALL_ROWS.tsv   # once, when the set is made
-    python tests/data/split_eval.py check                # any time: validate, re-derive
+    python tests/data/split_eval.py split ALL_ROWS.tsv            # once, when the set is made
+    python tests/data/split_eval.py split MORE_ROWS.tsv --pair 2  # once, for an extension
+    python tests/data/split_eval.py check                         # any time: every pair
+
+The set grows by *pairs* of files, never by editing a split pair: pair 1 is
+``eval_tuning.tsv``/``eval_heldout.tsv``, pair 2 ``eval_tuning_2.tsv``/
+``eval_heldout_2.tsv`` (more same-name negatives and news, added when pair 1's
+tuning half had too few name-only rows to learn from). Each pair has its own
+seed, and no query may appear in two pairs.
 
 ``check`` validates both halves (columns, closed style set, known claim ids, no tabs or
 newlines, no row in both halves) and re-derives the split from their union: if a row was
@@ -35,6 +42,10 @@ HERE = Path(__file__).resolve().parent
 CLAIMS_DIR = HERE.parent.parent / "claims"
 TUNING = HERE / "eval_tuning.tsv"
 HELDOUT = HERE / "eval_heldout.tsv"
+TUNING_2 = HERE / "eval_tuning_2.tsv"
+HELDOUT_2 = HERE / "eval_heldout_2.tsv"
+#: Every pair: (tuning half, held-out half, the seed its split was dealt with).
+PAIRS = {1: (TUNING, HELDOUT, SEED), 2: (TUNING_2, HELDOUT_2, SEED + 2)}
 HEADER = ("query", "expected", "style", "source")
 
 #: The closed set of styles, mapped to the style group that stratifies the split.
@@ -139,15 +150,17 @@ def claim_ids() -> set[str]:
     return {p.stem for p in CLAIMS_DIR.glob("*.yaml")}
 
 
-def check(tuning_path: Path = TUNING, heldout_path: Path = HELDOUT) -> list[str]:
-    """Every problem with the halves; empty when they are sound."""
+def check(
+    tuning_path: Path = TUNING, heldout_path: Path = HELDOUT, seed: int = SEED
+) -> list[str]:
+    """Every problem with one pair of halves; empty when they are sound."""
     ids = claim_ids()
     tuning, problems = read_rows(tuning_path, ids)
     heldout, more = read_rows(heldout_path, ids)
     problems += more
     overlap = {r.query for r in tuning} & {r.query for r in heldout}
     problems += [f"query in both halves: {q!r}" for q in sorted(overlap)]
-    derived_tuning, derived_heldout = split(tuning + heldout)
+    derived_tuning, derived_heldout = split(tuning + heldout, seed)
     if set(derived_tuning) != set(tuning) or set(derived_heldout) != set(heldout):
         moved = set(tuning) ^ set(derived_tuning)
         problems.append(
@@ -157,25 +170,42 @@ def check(tuning_path: Path = TUNING, heldout_path: Path = HELDOUT) -> list[str]
     return problems
 
 
+def check_all() -> list[str]:
+    """Every pair's problems, plus any query that appears in two pairs."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for number, (tuning, heldout, seed) in PAIRS.items():
+        problems += check(tuning, heldout, seed)
+        for path in (tuning, heldout):
+            rows, _ = read_rows(path, claim_ids())
+            for row in rows:
+                first = seen.setdefault(row.query.casefold(), number)
+                if first != number:
+                    problems.append(f"query in pairs {first} and {number}: {row.query!r}")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("split", help="split ALL_ROWS.tsv into the two halves (once)")
     make.add_argument("source", type=Path)
     make.add_argument("--force", action="store_true", help="overwrite existing halves")
-    sub.add_parser("check", help="validate the halves and re-derive the split")
+    make.add_argument("--pair", type=int, choices=sorted(PAIRS), default=1)
+    sub.add_parser("check", help="validate every pair of halves and re-derive the splits")
     args = parser.parse_args(argv)
     if args.command == "check":
-        problems = check()
+        problems = check_all()
     else:
-        if (TUNING.exists() or HELDOUT.exists()) and not args.force:
+        tuning_path, heldout_path, seed = PAIRS[args.pair]
+        if (tuning_path.exists() or heldout_path.exists()) and not args.force:
             print("the halves already exist and are frozen; not overwriting", file=sys.stderr)
             return 1
         rows, problems = read_rows(args.source, claim_ids())
         if not problems:
-            tuning, heldout = split(rows)
-            write(TUNING, tuning)
-            write(HELDOUT, heldout)
+            tuning, heldout = split(rows, seed)
+            write(tuning_path, tuning)
+            write(heldout_path, heldout)
             print(f"tuning: {len(tuning)} rows, held-out: {len(heldout)} rows")
     for problem in problems:
         print(problem, file=sys.stderr)
