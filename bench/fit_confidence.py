@@ -93,7 +93,9 @@ def evaluate(examples, intercept: float, weights: np.ndarray, threshold: float) 
         found: list[str] = []
         if ids:
             chance = probability(feats, intercept, named)
-            lexical = feats[:, FEATURES.index(Feature.LEXICAL)] > 0
+            lexical = (feats[:, FEATURES.index(Feature.LEXICAL)] > 0) & (
+                feats[:, FEATURES.index(Feature.NAMES_ONLY)] == 0
+            )
             order = sorted(
                 (i for i in range(len(ids)) if chance[i] >= threshold or lexical[i]),
                 key=lambda i: (-chance[i], ids[i]),
@@ -140,7 +142,8 @@ def yaml_block(intercept: float, weights: np.ndarray, threshold: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--train", default="tests/data/public_queries.tsv,tests/data/eval_tuning.tsv"
+        "--train",
+        default="tests/data/public_queries.tsv,tests/data/eval_tuning.tsv,tests/data/eval_tuning_2.tsv",
     )
     parser.add_argument("--check", default="")
     parser.add_argument("--threshold", type=float, default=0.5)

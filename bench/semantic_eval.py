@@ -37,7 +37,14 @@ from bot.core.escape import searchable  # noqa: E402
 from bot.core.matcher import Matcher, meaning_text  # noqa: E402
 from bot.core.store import REPO_CLAIMS  # noqa: E402
 
-FILES = ["public_queries.tsv", "eval_tuning.tsv", "eval_heldout.tsv", "heldout_queries.tsv"]
+FILES = [
+    "public_queries.tsv",
+    "eval_tuning.tsv",
+    "eval_heldout.tsv",
+    "eval_tuning_2.tsv",
+    "eval_heldout_2.tsv",
+    "heldout_queries.tsv",
+]
 COSINE_ANSWER = 0.35
 
 

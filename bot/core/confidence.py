@@ -34,7 +34,11 @@ Features (all roughly 0..1, so the coefficients are comparable):
   its meaning is nearest to; news that only shares a name ("Jensen Huang's
   leather jacket", "DeepSeek suspends sign-ups") gets no credit from it, nor
   does a lone candidate (nothing to compare), nor a claim the words already
-  answer (a title hit keeps its lead over a summary that reads closer).
+  answer (a title hit keeps its lead over a summary that reads closer);
+* ``names_only``: 1 when every word the claim explains is one of its names
+  and the query says more ("Jensen Huang promises a new computing age").
+  Such a claim is never answered on words alone, only when the model, which
+  weighs this feature, finds it likely.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Feature(StrEnum):
     SHORTNESS = "shortness"
     PHRASE = "phrase"
     CLOSEST_MEANING = "closest_meaning"
+    NAMES_ONLY = "names_only"
 
 
 FEATURES: tuple[Feature, ...] = tuple(Feature)

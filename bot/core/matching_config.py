@@ -31,17 +31,18 @@ class ConfidenceModel(BaseModel):
 
     # Defaults: the fit shipped in config/matching.yaml, so a store without
     # that file (tests, a bare checkout) decides the same way.
-    intercept: float = -6.8161
+    intercept: float = -7.0398
     weights: dict[Feature, float] = Field(
         default_factory=lambda: {
-            Feature.LEXICAL: 1.9385,
-            Feature.COVERAGE: 3.6955,
-            Feature.ENOUGH_WORDS: -0.317,
-            Feature.COSINE: 2.8651,
-            Feature.REST_COSINE: 0.4809,
-            Feature.SHORTNESS: -1.3586,
-            Feature.PHRASE: 3.829,
-            Feature.CLOSEST_MEANING: 1.6992,
+            Feature.LEXICAL: 1.7427,
+            Feature.COVERAGE: 4.0461,
+            Feature.ENOUGH_WORDS: -0.0521,
+            Feature.COSINE: 3.1504,
+            Feature.REST_COSINE: 0.3506,
+            Feature.SHORTNESS: -0.9236,
+            Feature.PHRASE: 3.2317,
+            Feature.CLOSEST_MEANING: 1.6999,
+            Feature.NAMES_ONLY: 1.4138,
         }
     )
     threshold: float = Field(0.5, gt=0, lt=1)  # answer at or above this (or on clear words)

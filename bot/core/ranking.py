@@ -131,7 +131,8 @@ class Judge:
     ) -> list[str | None]:
         """Costlier features for the best few claims by a first estimate; returns phrases.
 
-        Fills ``phrase``, ``rest_cosine`` and ``closest_meaning`` in place.
+        Fills ``phrase``, ``rest_cosine``, ``closest_meaning`` and
+        ``names_only`` in place.
         """
         phrases: list[str | None] = [None] * indices.size
         closest = closest_in_meaning(features[:, FEATURES.index(Feature.COSINE)])
@@ -144,23 +145,30 @@ class Judge:
             index = int(indices[row])
             closeness, phrases[row] = self._phrase_bonus(index, folded)
             features[row, FEATURES.index(Feature.PHRASE)] = closeness
-            hits = self.finder.hits(index, units)
-            explained = {hit.query_word for hit in hits if hit.strength >= EXPLAINED}
+            hits = [h for h in self.finder.hits(index, units) if h.strength >= EXPLAINED]
+            explained = {hit.query_word for hit in hits}
             features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
                 index, units, explained, unit_vectors
             )
             names = self._names(index)
-            topical = any(stem(h.term) not in names for h in hits if h.strength >= EXPLAINED)
+            topical = any(stem(h.term) not in names for h in hits)
             features[row, FEATURES.index(Feature.CLOSEST_MEANING)] = closest[row] * topical
+            # Only names matched, and the query says more ("Jensen Huang
+            # promises a new computing age"): the words alone never decide.
+            names_only = bool(hits) and not topical and len(explained) < len(units)
+            features[row, FEATURES.index(Feature.NAMES_ONLY)] = names_only
+            if names_only:  # a contained "jensen huang" is the name again, not a phrase
+                features[row, FEATURES.index(Feature.PHRASE)] = 0.0
+                phrases[row] = None
         return phrases
 
     @lru_cache(maxsize=NAMES_CACHE)  # noqa: B019 - one Judge per store load, freed with it
     def _names(self, index: int) -> frozenset[str]:
-        """Terms of a claim's entities and speaker: names, not what is said about them."""
+        """Terms of a claim's entities and speaker (name, role, organisation): who, not what."""
         claim = self.store.claim_at(index)
         texts = list(claim.entities)
         if claim.speaker:
-            texts += [claim.speaker.name, claim.speaker.org or ""]
+            texts += [claim.speaker.name, claim.speaker.role or "", claim.speaker.org or ""]
         terms: set[str] = set()
         for text in texts:
             words = self.analyzer.canonical_words(text)
@@ -207,6 +215,7 @@ class Judge:
         model = self.config.confidence
         chance = self.probability(found.features)
         lexical = found.features[:, FEATURES.index(Feature.LEXICAL)] > 0
+        lexical &= found.features[:, FEATURES.index(Feature.NAMES_ONLY)] == 0
         rows = np.flatnonzero((chance >= model.threshold) | lexical).tolist()
         words = words_of(found.units)
         if not rows:
