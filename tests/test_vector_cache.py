@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from claim_factory import claim_data, write_store
 
 from bot.core.matcher import Matcher
 from bot.core.semantic import Embedder, default_embedder
-from bot.core.store import load_store
+from bot.core.store import REPO_CLAIMS, load_store
 
 
 class CountingEmbedder(Embedder):
@@ -64,9 +66,109 @@ def test_a_corrupt_cache_costs_time_not_correctness(
     monkeypatch.setenv("AI_RACE_CACHE", str(cache))
     directory = write_store(tmp_path / "a", _claims("Quantum sensors reshape detection"))
     Matcher(load_store(directory), embedder=CountingEmbedder())
+    for saved in cache.glob("index-*"):  # the saved index would answer without vectors
+        shutil.rmtree(saved)
     [path] = cache.glob("claim-vectors-*.npz")
     path.write_bytes(b"not a numpy archive")
     counting = CountingEmbedder()
     matcher = Matcher(load_store(directory), embedder=counting)
     assert counting.embedded == 2
     assert [m.claim.id for m in matcher.search("quantum sensors").matches] == ["beta-claim"]
+
+
+# ------------------------------------------------------------ the saved index
+
+QUERIES = ["deepseek open source", "hasabis", "sora audio", "nvidia chips export", "lunch"]
+
+
+def _answers(matcher: Matcher) -> list[tuple]:
+    """Everything a user sees of each answer, for comparing two matchers."""
+    out = []
+    for query in QUERIES:
+        result = matcher.search(query)
+        out.append(
+            (
+                [(m.claim.id, m.score, m.reason) for m in result.matches],
+                result.suggestions,
+            )
+        )
+    return out
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is a view of a memory-mapped file."""
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    return base is not None
+
+
+@pytest.fixture()
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the stores whose index was built (not loaded)."""
+    import bot.core.index_cache as index_cache
+
+    seen: list[int] = []
+    real_build = index_cache.build_index
+
+    def counting_build(store, analyzer):
+        seen.append(len(store))
+        return real_build(store, analyzer)
+
+    monkeypatch.setattr(index_cache, "build_index", counting_build)
+    return seen
+
+
+def test_the_index_is_reused_while_the_claims_are_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: list[int]
+) -> None:
+    monkeypatch.setenv("AI_RACE_CACHE", "off")
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    expected = _answers(Matcher(load_store(directory)))
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    first = Matcher(load_store(directory))
+    copy = tmp_path / "deploy" / "claims"  # a fresh clone: new path, inodes and times
+    shutil.copytree(directory, copy, copy_function=shutil.copy)
+    second = Matcher(load_store(copy))
+    assert len(builds) == 2  # without a cache, then the first with one
+    # Pages of the saved file, shared by processes, not a copy in this one.
+    assert _mapped(second.index.post_claim) and _mapped(second._vectors.codes)
+    assert _answers(first) == expected and _answers(second) == expected
+
+
+def test_a_changed_claim_rebuilds_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: list[int]
+) -> None:
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    directory = write_store(tmp_path / "a", _claims("Quantum sensors reshape detection"))
+    Matcher(load_store(directory))
+    edited = write_store(tmp_path / "a", _claims("Gravity sensors find submarines"))
+    matcher = Matcher(load_store(edited))
+    assert builds == [2, 2]
+    assert [m.claim.id for m in matcher.search("gravity sensors").matches] == ["beta-claim"]
+    assert not matcher.search("quantum sensors").found
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing"])
+def test_a_damaged_saved_index_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: list[int], damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("AI_RACE_CACHE", str(cache))
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    expected = _answers(Matcher(load_store(directory)))
+    [saved] = cache.glob("index-*")
+    target = saved / "post_claim.npy"
+    if damage == "garbage":
+        target.write_bytes(b"not a numpy array")
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[:-100])
+    else:
+        (saved / "terms.data.npy").unlink()
+    again = Matcher(load_store(directory))
+    assert len(builds) == 2
+    assert _answers(again) == expected
+    third = Matcher(load_store(directory))  # the rebuilt index was saved again
+    assert len(builds) == 2 and _answers(third) == expected

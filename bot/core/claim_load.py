@@ -16,6 +16,7 @@ server's threads.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -67,12 +68,20 @@ class Row(NamedTuple):
     facts: ClaimFacts
     start: int
     length: int
+    digest: bytes  # of the file's bytes
 
 
 class FileSet(NamedTuple):
     rows: list[Row]  # in file-name order
     broken: list[Path]  # files with a problem, for bot.core.store to explain
     bodies: BodyFile
+
+    def content_key(self) -> str:
+        """A digest of every valid file's name and content, in name order."""
+        h = hashlib.blake2b(digest_size=16)
+        for row in self.rows:
+            h.update(row.path.name.encode() + b"\0" + row.digest + b"\n")
+        return h.hexdigest()
 
 
 class _Hit(NamedTuple):
@@ -227,14 +236,17 @@ def read_claim_files(
     hits, misses = _sort_out(files, index)
     unchanged = all(h.stamp == h.entry.stamp for h in hits)
     if index.handle is not None and not misses and unchanged and len(index.entries) == len(hits):
-        rows = [Row(h.path, h.facts, h.entry.body_start, h.entry.body_length) for h in hits]
+        rows = [
+            Row(h.path, h.facts, h.entry.body_start, h.entry.body_length, h.entry.digest)
+            for h in hits
+        ]
         return FileSet(rows, [], BodyFile(handle=index.handle))
     writer = CacheWriter(target)
     rows = []
     for hit in hits:
         body = index.body(hit.entry)
         start = writer.write(hit.path.name, hit.stamp, hit.entry.digest, hit.entry.facts, body)
-        rows.append(Row(hit.path, hit.facts, start, len(body)))
+        rows.append(Row(hit.path, hit.facts, start, len(body), hit.entry.digest))
     index.close()
     broken: list[Path] = []
     parsed_files = parse_many([path for path, _ in misses], workers)
@@ -243,7 +255,8 @@ def read_claim_files(
             broken.append(path)
             continue
         start = writer.write(parsed.name, stamp, parsed.digest, parsed.facts, parsed.body)
-        rows.append(Row(path, ClaimFacts.from_json(parsed.facts), start, len(parsed.body)))
+        facts = ClaimFacts.from_json(parsed.facts)
+        rows.append(Row(path, facts, start, len(parsed.body), parsed.digest))
     rows.sort(key=lambda row: row.path.name)
     log.info("claim files: %d from the parse cache, %d parsed", len(hits), len(misses))
     return FileSet(rows, broken, BodyFile(handle=writer.finish()))

@@ -154,6 +154,9 @@ class ClaimStore:
     _body_start: np.ndarray = field(repr=False)
     _body_length: np.ndarray = field(repr=False)
     _bodies: BodyFile = field(repr=False)
+    # A digest of every file's name and content; "" when the store was not read
+    # from files. Saved indexes are keyed by it (bot.core.index_cache).
+    content_key: str = field(default="", repr=False)
 
     @classmethod
     def from_claims(
@@ -344,7 +347,7 @@ class StoreBuilder:
         body = self._bodies.read(self._body_start[index], self._body_length[index])
         return Claim.model_validate_json(body)
 
-    def build(self, directory: Path) -> ClaimStore:
+    def build(self, directory: Path, content_key: str = "") -> ClaimStore:
         """Freeze into a store sorted by id (file names do not sort like ids)."""
         self._bodies.finish()
         order = sorted(range(len(self._ids)), key=self._ids.__getitem__)
@@ -380,4 +383,5 @@ class StoreBuilder:
             _body_start=np.frombuffer(self._body_start, dtype=np.int64)[take].copy(),
             _body_length=np.frombuffer(self._body_length, dtype=np.int32)[take].copy(),
             _bodies=self._bodies,
+            content_key=content_key,
         )

@@ -23,7 +23,8 @@ import numpy as np
 
 from bot.core.candidates import MAX_QUERY_WORDS, CandidateFinder, Unit
 from bot.core.escape import searchable
-from bot.core.index import TermIndex, build_index, meaning_text
+from bot.core.index import TermIndex, meaning_text
+from bot.core.index_cache import load_or_build
 from bot.core.match_types import KEY_FIELDS, Hit, Match, SearchResult
 from bot.core.matching_config import MatchingConfig
 from bot.core.ranking import Candidates, Judge, words_of
@@ -68,17 +69,19 @@ class Matcher:
         self.config = config or MatchingConfig()
         self.analyzer = Analyzer(self.config.synonyms)
         self._embedder = embedder or default_embedder()
+        # Immutable once made and shared by every thread. Without ``index``, both
+        # come from the cache when saved for the same claims, config and code.
         if index is None:
-            index, meanings = build_index(store, self.analyzer)
+            index, self._vectors = load_or_build(
+                store, self.analyzer, self.config.synonyms, self._embedder
+            )
         else:
             if index.size != len(store):
                 raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
-            meanings = [meaning_text(claim) for claim in store]
+            self._vectors = claim_vectors(self._embedder, [meaning_text(c) for c in store])
         self.index = index
         tuning = {} if dense_merge_at is None else {"dense_merge_at": dense_merge_at}
         self.finder = CandidateFinder(self.index, common_postings=common_postings, **tuning)
-        # Computed once per store load; immutable and shared by every thread.
-        self._vectors = claim_vectors(self._embedder, meanings)
         self.judge = Judge(
             store,
             self.index,

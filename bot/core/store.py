@@ -228,7 +228,7 @@ def validate_dir(
     problems += _contradicting_relations(loaded)
     if problems:
         return None, sorted(problems)
-    return builder.build(directory), []
+    return builder.build(directory, found.content_key()), []
 
 
 def load_store(directory: Path | None = None, *, today: date | None = None) -> ClaimStore:

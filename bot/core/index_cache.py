@@ -1,0 +1,153 @@
+"""The built term index and claim vectors, saved beside the parse cache and reused.
+
+Why: at 100,000 claims building the index (analysing every field) takes tens
+of seconds, and every restart and deploy paid it although the claims had not
+changed. The index depends only on the claims' content, the matching config's
+synonyms, the embedding model and the code that builds it, so it is saved
+under a key made of all four and loaded instead of built while they agree.
+
+How it is kept: ``TermIndex.state()`` (bot.core.index) plus the claim vectors,
+one ``.npy`` file per array in a directory ``index-<key>``, loaded with
+``mmap_mode="r"``. The pages are the page cache's, clean and shared by every
+gunicorn worker (and every process on the machine), and only the parts
+queries touch are ever resident; only the vocabulary (~14,000 terms) becomes
+dicts again. A freshly built index is saved and then loaded back the same
+way, so a cold start serves from the same compact form as a warm one.
+
+Nothing here can run code: arrays are loaded with ``allow_pickle=False`` and
+strings are JSON. A missing, partial or damaged directory costs a rebuild.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bot.core.index import TermIndex, build_index
+from bot.core.parse_cache import cache_dir_from_env
+from bot.core.semantic import DIMENSIONS, MODEL_ID, ClaimVectors, Embedder
+from bot.core.store import ClaimStore
+from bot.core.text import Analyzer
+from bot.core.vector_cache import claim_vectors
+
+log = logging.getLogger(__name__)
+FORMAT = "1"
+KEEP = 3  # index directories kept in a cache directory (one per recent store)
+# Code whose change changes what an index holds: part of the key.
+_BUILDERS = ("index.py", "text.py", "match_types.py", "semantic.py", "index_cache.py")
+
+
+def index_key(
+    store: ClaimStore, synonyms: Mapping[str, Sequence[str]], embedder: Embedder
+) -> str | None:
+    """What the index of ``store`` depends on, as a digest; None when the store has no key."""
+    if not store.content_key:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    config = json.dumps(synonyms, sort_keys=True, ensure_ascii=False)
+    for part in (FORMAT, store.content_key, config, MODEL_ID):
+        h.update(part.encode() + b"\0")
+    h.update(f"{type(embedder).__module__}.{type(embedder).__qualname__}".encode())
+    core = Path(__file__).resolve().parent
+    for name in _BUILDERS:
+        h.update((core / name).read_bytes())
+    return h.hexdigest()
+
+
+def _arrays(index: TermIndex, vectors: ClaimVectors) -> dict[str, np.ndarray]:
+    return index.state() | {"vectors.codes": vectors.codes, "vectors.scales": vectors.scales}
+
+
+def save(directory: Path, index: TermIndex, vectors: ClaimVectors) -> bool:
+    """Write the index atomically (a temporary directory renamed into place)."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".index-"))
+    except OSError as exc:
+        log.info("term index not saved (%s): %s", directory, exc)
+        return False
+    try:
+        for name, array in _arrays(index, vectors).items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        tmp.rename(directory)
+    except OSError as exc:  # includes a concurrent writer that renamed first
+        log.info("term index not saved (%s): %s", directory, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return directory.is_dir()
+    _prune(directory)
+    return True
+
+
+def _prune(kept: Path) -> None:
+    """Keep the ``KEEP`` most recent index directories; mapped files outlive removal."""
+    try:
+        found = [(p.stat().st_mtime_ns, p) for p in kept.parent.glob("index-*") if p != kept]
+    except OSError:
+        return
+    for _, old in sorted(found, reverse=True)[KEEP - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load(directory: Path, size: int) -> tuple[TermIndex, ClaimVectors] | None:
+    """The saved index of a ``size``-claim store, memory-mapped; None if absent or damaged."""
+    if not directory.is_dir():
+        return None
+    try:
+        a = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in directory.glob("*.npy")}
+        return _assemble(a, size)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        # Directories appear whole (renamed into place): this one was damaged
+        # since. Removed, so that the rebuilt index can take its place.
+        log.info("saved term index unusable, rebuilding: %s", exc)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+
+def _assemble(arrays: dict[str, np.ndarray], size: int) -> tuple[TermIndex, ClaimVectors]:
+    index = TermIndex.from_state(arrays)
+    codes, scales = arrays["vectors.codes"], arrays["vectors.scales"]
+    if index.size != size or codes.shape != (size, DIMENSIONS) or scales.shape != (size,):
+        raise ValueError("saved for a store of another size")
+    if codes.dtype != np.int8:
+        raise ValueError("vectors of another type")
+    return index, ClaimVectors(codes, scales)
+
+
+def load_or_build(
+    store: ClaimStore,
+    analyzer: Analyzer,
+    synonyms: Mapping[str, Sequence[str]],
+    embedder: Embedder,
+) -> tuple[TermIndex, ClaimVectors]:
+    """The index and vectors of ``store``: loaded when saved for the same key, else built.
+
+    ``analyzer`` must be the one made from ``synonyms`` (they are the key's part).
+    """
+    cache = cache_dir_from_env()
+    key = index_key(store, synonyms, embedder) if cache is not None else None
+    directory = cache / f"index-{key}" if cache is not None and key else None
+    if directory is not None:
+        loaded = load(directory, len(store))
+        if loaded is not None:
+            log.info("term index loaded from %s", directory)
+            with contextlib.suppress(OSError):
+                os.utime(directory)  # recently used: not pruned by other stores' saves
+            return loaded
+    index, meanings = build_index(store, analyzer)
+    vectors = claim_vectors(embedder, meanings)
+    del meanings
+    if directory is not None and save(directory, index, vectors):
+        # Serve from the saved files: mapped pages are shared, the built objects freed.
+        loaded = load(directory, len(store))
+        if loaded is not None:
+            return loaded
+    return index, vectors
