@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from claim_factory import claim_data, write_store
 
+from bot.core.compact import ClaimFacts
 from bot.core.schema import Claim, Relation
 from bot.core.store import REPO_CLAIMS, validate_dir
 from bot.core.yamlfile import read_yaml
@@ -212,3 +213,54 @@ def test_worker_processes_parse_like_this_process(
     expected, _ = validate_dir(directory, cache_dir=None, workers=1)
     assert problems == [] and fixed is not None and expected is not None
     assert _dump(fixed) == _dump(expected)
+
+
+# ------------------------------------------------------------ the saved store
+
+
+@pytest.fixture()
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts claims whose cached facts were decoded (the path without a saved store)."""
+    seen: list[int] = []
+    real = ClaimFacts.from_json.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, data: bytes) -> ClaimFacts:
+        seen.append(1)
+        return real(cls, data)
+
+    monkeypatch.setattr(ClaimFacts, "from_json", classmethod(counting))
+    return seen
+
+
+def test_a_restart_with_nothing_changed_reads_the_saved_store(
+    tmp_path: Path, parses: list[str], decodes: list[int]
+) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    cache = tmp_path / "cache"
+    first, _ = validate_dir(directory, cache_dir=cache)
+    parses.clear()
+    decodes.clear()
+    second, problems = validate_dir(directory, cache_dir=cache)
+    assert problems == [] and parses == [] and decodes == []  # columns loaded, not rebuilt
+    assert first is not None and second is not None
+    assert _dump(second) == _dump(first) and second.content_key == first.content_key
+    assert second.topic_counts() == first.topic_counts() and second.rows() == first.rows()
+    for snapshot in cache.glob("store-*"):  # damaged: rebuilt from the cached facts
+        (snapshot / "ids.npy").write_bytes(b"garbage")
+    third, problems = validate_dir(directory, cache_dir=cache)
+    assert problems == [] and third is not None and _dump(third) == _dump(first)
+    assert parses == [] and len(decodes) == len(first)
+
+
+def test_the_saved_store_is_not_used_for_an_earlier_today(tmp_path: Path) -> None:
+    """A claim valid today is dated in the future for ``--today`` a year ago."""
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    cache = tmp_path / "cache"
+    store, _ = validate_dir(directory, cache_dir=cache)
+    assert store is not None
+    latest = max(store.last_touched(i) for i in range(len(store)))
+    earlier = date(latest.year - 1, 1, 1)
+    store, problems = validate_dir(directory, cache_dir=cache, today=earlier)
+    assert store is None and problems and all("in the future" in p.message for p in problems)

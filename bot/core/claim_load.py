@@ -22,13 +22,16 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from pydantic import ValidationError
 
-from bot.core.compact import BodyFile, ClaimFacts
+from bot.core.array_files import load_arrays
+from bot.core.compact import BodyFile, ClaimFacts, ClaimStore
 from bot.core.parse_cache import (
     CacheIndex,
     CacheWriter,
@@ -75,20 +78,15 @@ class FileSet(NamedTuple):
     rows: list[Row]  # in file-name order
     broken: list[Path]  # files with a problem, for bot.core.store to explain
     bodies: BodyFile
-
-    def content_key(self) -> str:
-        """A digest of every valid file's name and content, in name order."""
-        h = hashlib.blake2b(digest_size=16)
-        for row in self.rows:
-            h.update(row.path.name.encode() + b"\0" + row.digest + b"\n")
-        return h.hexdigest()
+    content_key: str  # see ClaimStore.content_key
+    snapshot_dir: Path | None  # where the store built from these files is (to be) saved
+    snapshot: ClaimStore | None = None  # that store, when it was saved and nothing changed
 
 
 class _Hit(NamedTuple):
     path: Path
     stamp: bytes
     entry: Entry
-    facts: ClaimFacts
 
 
 def parse_one(path: Path) -> Parsed:
@@ -198,14 +196,11 @@ def _sort_out(
     for path in files:
         entry = index.entries.get(path.name)
         try:
-            stamp = stamp_of(path.stat())
+            stamp = stamp_of(os.stat(path))
         except OSError:
             stamp, entry = b"-", None  # "-" never equals a real stamp
-        facts = None if entry is None else _cached_facts(entry)
-        if entry is None or facts is None or facts.id != path.stem:
-            misses.append((path, stamp))
-        elif entry.stamp == stamp or _same_content(path, entry.digest):
-            hits.append(_Hit(path, stamp, entry, facts))
+        if entry is not None and (entry.stamp == stamp or _same_content(path, entry.digest)):
+            hits.append(_Hit(path, stamp, entry))
         else:
             misses.append((path, stamp))
     return hits, misses
@@ -227,26 +222,97 @@ def _source(target: Path | None) -> Path | None:
     return max(others)[1] if others else None
 
 
+def _content_key(files: Iterable[tuple[str, bytes]]) -> str:
+    """A digest of every valid file's name and content, in name order."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, digest in files:
+        h.update(name.encode() + b"\0" + digest + b"\n")
+    return h.hexdigest()
+
+
+def _snapshot_dir(cache_dir: Path | None, content_key: str, bodies: BodyFile) -> Path | None:
+    """Where the store built from these files and this body file is saved."""
+    if cache_dir is None:
+        return None
+    key = hashlib.blake2b(f"{content_key}\0{bodies.identity()}".encode(), digest_size=16)
+    return cache_dir / f"store-{key.hexdigest()}"
+
+
+def _snapshot(found: FileSet, directory: Path, today: date) -> ClaimStore | None:
+    """The saved store for ``found``, if any; refused when it holds a date after ``today``."""
+
+    def assemble(state: dict[str, np.ndarray]) -> ClaimStore:
+        if int(state["latest"][0]) > today.toordinal():
+            raise ValueError("saved store has dates after today")  # an earlier --today
+        return ClaimStore.from_state(directory, state, found.bodies, found.content_key)
+
+    if found.snapshot_dir is None:
+        return None
+    return load_arrays(found.snapshot_dir, assemble)
+
+
+def _decoded(hits: list[_Hit]) -> tuple[list[Row], list[tuple[Path, bytes]]]:
+    """Rows of the hits whose cached facts decode; the others are to be parsed."""
+    rows: list[Row] = []
+    damaged: list[tuple[Path, bytes]] = []
+    for h in hits:
+        facts = _cached_facts(h.entry)
+        if facts is None or facts.id != h.path.stem:
+            damaged.append((h.path, h.stamp))
+        else:
+            rows.append(Row(h.path, facts, h.entry.body_start, h.entry.body_length, h.entry.digest))
+    return rows, damaged
+
+
 def read_claim_files(
-    directory: Path, files: Sequence[Path], cache_dir: Path | None, workers: int | None = None
+    directory: Path,
+    files: Sequence[Path],
+    cache_dir: Path | None,
+    today: date,
+    workers: int | None = None,
 ) -> FileSet:
-    """Every claim file's facts and body, parsing only what the cache cannot answer for."""
+    """Every claim file's facts and body, parsing only what the cache cannot answer for.
+
+    When no file changed since the cache was written and the store built from
+    it was saved, that store comes back as ``snapshot`` (no facts decoded).
+    """
     target = cache_file(directory, cache_dir) if cache_dir else None
     index = CacheIndex(_source(target))
     hits, misses = _sort_out(files, index)
     unchanged = all(h.stamp == h.entry.stamp for h in hits)
     if index.handle is not None and not misses and unchanged and len(index.entries) == len(hits):
-        rows = [
-            Row(h.path, h.facts, h.entry.body_start, h.entry.body_length, h.entry.digest)
-            for h in hits
-        ]
-        return FileSet(rows, [], BodyFile(handle=index.handle))
+        bodies = BodyFile(handle=index.handle)
+        key = _content_key((h.path.name, h.entry.digest) for h in hits)
+        found = FileSet([], [], bodies, key, _snapshot_dir(cache_dir, key, bodies))
+        snapshot = _snapshot(found, directory, today)
+        if snapshot is not None:
+            return found._replace(snapshot=snapshot)
+        rows, damaged = _decoded(hits)
+        if not damaged:
+            return found._replace(rows=rows)
+    rows, damaged = _decoded(hits)
+    stamps = {h.path.name: h.stamp for h in hits}
+    return _rewrite(target, index, (rows, stamps), sorted(misses + damaged), workers, cache_dir)
+
+
+def _rewrite(
+    target: Path | None,
+    index: CacheIndex,
+    kept_rows: tuple[list[Row], dict[str, bytes]],
+    misses: list[tuple[Path, bytes]],
+    workers: int | None,
+    cache_dir: Path | None,
+) -> FileSet:
+    """The next cache file: kept rows copied from the old one (with their current
+    stamps), ``misses`` parsed."""
+    kept, stamps = kept_rows
     writer = CacheWriter(target)
     rows = []
-    for hit in hits:
-        body = index.body(hit.entry)
-        start = writer.write(hit.path.name, hit.stamp, hit.entry.digest, hit.entry.facts, body)
-        rows.append(Row(hit.path, hit.facts, start, len(body), hit.entry.digest))
+    for row in kept:
+        entry = index.entries[row.path.name]
+        body = index.body(entry)
+        start = writer.write(row.path.name, stamps[row.path.name], entry.digest, entry.facts, body)
+        rows.append(row._replace(start=start))
     index.close()
     broken: list[Path] = []
     parsed_files = parse_many([path for path, _ in misses], workers)
@@ -258,5 +324,7 @@ def read_claim_files(
         facts = ClaimFacts.from_json(parsed.facts)
         rows.append(Row(path, facts, start, len(parsed.body), parsed.digest))
     rows.sort(key=lambda row: row.path.name)
-    log.info("claim files: %d from the parse cache, %d parsed", len(hits), len(misses))
-    return FileSet(rows, broken, BodyFile(handle=writer.finish()))
+    log.info("claim files: %d from the parse cache, %d parsed", len(kept), len(misses))
+    bodies = BodyFile(handle=writer.finish())
+    key = _content_key((row.path.name, row.digest) for row in rows)
+    return FileSet(rows, broken, bodies, key, _snapshot_dir(cache_dir, key, bodies))

@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -77,6 +77,11 @@ class BodyFile:
 
     def read(self, start: int, length: int) -> bytes:
         return os.pread(self._file.fileno(), length, start)
+
+    def identity(self) -> str:
+        """Which file, in which state: a saved store's offsets are valid for this one only."""
+        stat = os.fstat(self._file.fileno())
+        return f"{stat.st_dev}.{stat.st_ino}.{stat.st_size}.{stat.st_mtime_ns}"
 
     @property
     def nbytes(self) -> int:
@@ -236,19 +241,44 @@ class ClaimStore:
 
     def memory_bytes(self) -> int:
         """Bytes of the numpy columns (ids and the id lookup are Python objects)."""
-        arrays = (
-            self._last_touched,
-            self._reviewed,
-            self._review_every,
-            self._topic_ptr,
-            self._topic_ids,
-            self._link_ptr,
-            self._link_target,
-            self._link_relation,
-            self._body_start,
-            self._body_length,
+        return int(sum(getattr(self, name).nbytes for name in _COLUMNS))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The columns as named arrays, ids and topic names as JSON (see ``from_state``)."""
+        names = {"ids": list(self.ids), "topic_names": list(self._topic_names)}
+        text = {k: np.frombuffer(json.dumps(v).encode(), dtype=np.uint8) for k, v in names.items()}
+        return text | {name.lstrip("_"): getattr(self, name) for name in _COLUMNS}
+
+    @classmethod
+    def from_state(
+        cls, directory: Path, state: Mapping[str, np.ndarray], bodies: BodyFile, content_key: str
+    ) -> ClaimStore:
+        """The store ``state()`` described, reading bodies from ``bodies``.
+
+        ValueError when the arrays do not fit together or point past the body file.
+        """
+        ids = tuple(json.loads(state["ids"].tobytes()))
+        topic_names = tuple(json.loads(state["topic_names"].tobytes()))
+        columns = {name: state[name.lstrip("_")] for name in _COLUMNS}
+        n = len(ids)
+        per_claim = ("_last_touched", "_reviewed", "_review_every", "_body_start", "_body_length")
+        fits = all(columns[c].shape == (n,) for c in per_claim) and all(
+            columns[ptr].shape == (n + 1,) and int(columns[ptr][-1]) == len(columns[data])
+            for ptr, data in (("_topic_ptr", "_topic_ids"), ("_link_ptr", "_link_target"))
         )
-        return int(sum(a.nbytes for a in arrays))
+        if not fits or len(columns["_link_relation"]) != len(columns["_link_target"]):
+            raise ValueError("store columns of different lengths")
+        if n and int((columns["_body_start"] + columns["_body_length"]).max()) > bodies.nbytes:
+            raise ValueError("claim bodies past the end of the body file")
+        return cls(
+            directory=directory,
+            ids=ids,
+            _position={claim_id: i for i, claim_id in enumerate(ids)},
+            _topic_names=topic_names,
+            _bodies=bodies,
+            content_key=content_key,
+            **columns,
+        )
 
     # ------------------------------------------------------- whole-store views
     def related(self, claim: Claim, relation: Relation) -> list[Claim]:
@@ -282,6 +312,20 @@ class ClaimStore:
         # Indices follow id order, so sorting by (date, index) is sorting by (date, id).
         order = np.lexsort((np.arange(len(self.ids)), self._last_touched))
         return order[::-1].copy()
+
+
+_COLUMNS = (
+    "_last_touched",
+    "_reviewed",
+    "_review_every",
+    "_topic_ptr",
+    "_topic_ids",
+    "_link_ptr",
+    "_link_target",
+    "_link_relation",
+    "_body_start",
+    "_body_length",
+)
 
 
 class ClaimSequence(Sequence[Claim]):

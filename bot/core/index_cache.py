@@ -14,24 +14,24 @@ queries touch are ever resident; only the vocabulary (~14,000 terms) becomes
 dicts again. A freshly built index is saved and then loaded back the same
 way, so a cold start serves from the same compact form as a warm one.
 
-Nothing here can run code: arrays are loaded with ``allow_pickle=False`` and
-strings are JSON. A missing, partial or damaged directory costs a rebuild.
+Nothing here can run code (bot.core.array_files: no pickle). A missing,
+partial or damaged directory costs a rebuild.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from bot.core.array_files import load_arrays, save_arrays
 from bot.core.index import TermIndex, build_index
 from bot.core.parse_cache import cache_dir_from_env
 from bot.core.semantic import DIMENSIONS, MODEL_ID, ClaimVectors, Embedder
@@ -67,52 +67,7 @@ def _arrays(index: TermIndex, vectors: ClaimVectors) -> dict[str, np.ndarray]:
     return index.state() | {"vectors.codes": vectors.codes, "vectors.scales": vectors.scales}
 
 
-def save(directory: Path, index: TermIndex, vectors: ClaimVectors) -> bool:
-    """Write the index atomically (a temporary directory renamed into place)."""
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".index-"))
-    except OSError as exc:
-        log.info("term index not saved (%s): %s", directory, exc)
-        return False
-    try:
-        for name, array in _arrays(index, vectors).items():
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        tmp.rename(directory)
-    except OSError as exc:  # includes a concurrent writer that renamed first
-        log.info("term index not saved (%s): %s", directory, exc)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return directory.is_dir()
-    _prune(directory)
-    return True
-
-
-def _prune(kept: Path) -> None:
-    """Keep the ``KEEP`` most recent index directories; mapped files outlive removal."""
-    try:
-        found = [(p.stat().st_mtime_ns, p) for p in kept.parent.glob("index-*") if p != kept]
-    except OSError:
-        return
-    for _, old in sorted(found, reverse=True)[KEEP - 1 :]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def load(directory: Path, size: int) -> tuple[TermIndex, ClaimVectors] | None:
-    """The saved index of a ``size``-claim store, memory-mapped; None if absent or damaged."""
-    if not directory.is_dir():
-        return None
-    try:
-        a = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in directory.glob("*.npy")}
-        return _assemble(a, size)
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        # Directories appear whole (renamed into place): this one was damaged
-        # since. Removed, so that the rebuilt index can take its place.
-        log.info("saved term index unusable, rebuilding: %s", exc)
-        shutil.rmtree(directory, ignore_errors=True)
-        return None
-
-
-def _assemble(arrays: dict[str, np.ndarray], size: int) -> tuple[TermIndex, ClaimVectors]:
+def _assemble(size: int, arrays: dict[str, np.ndarray]) -> tuple[TermIndex, ClaimVectors]:
     index = TermIndex.from_state(arrays)
     codes, scales = arrays["vectors.codes"], arrays["vectors.scales"]
     if index.size != size or codes.shape != (size, DIMENSIONS) or scales.shape != (size,):
@@ -136,7 +91,7 @@ def load_or_build(
     key = index_key(store, synonyms, embedder) if cache is not None else None
     directory = cache / f"index-{key}" if cache is not None and key else None
     if directory is not None:
-        loaded = load(directory, len(store))
+        loaded = load_arrays(directory, functools.partial(_assemble, len(store)))
         if loaded is not None:
             log.info("term index loaded from %s", directory)
             with contextlib.suppress(OSError):
@@ -145,9 +100,9 @@ def load_or_build(
     index, meanings = build_index(store, analyzer)
     vectors = claim_vectors(embedder, meanings)
     del meanings
-    if directory is not None and save(directory, index, vectors):
+    if directory is not None and save_arrays(directory, _arrays(index, vectors), KEEP):
         # Serve from the saved files: mapped pages are shared, the built objects freed.
-        loaded = load(directory, len(store))
+        loaded = load_arrays(directory, functools.partial(_assemble, len(store)))
         if loaded is not None:
             return loaded
     return index, vectors
