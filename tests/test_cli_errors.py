@@ -11,6 +11,7 @@ import pty
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tests.support.app_server import free_port
 
 TOKEN = "xoxb-1234-never-print"
 SECRET = "abcdef0123456789abcdef"
+SUBSCRIBED = datetime(2026, 11, 1, tzinfo=UTC)  # before the --at instants used here
 
 
 @pytest.fixture
@@ -141,13 +143,14 @@ def test_dry_run_shows_the_config_and_writes_nothing(
     url = f"sqlite:///{env / 'state.sqlite3'}"
     engine = make_engine(url)
     migrate(engine)
-    subscribe(engine, "T1", "CSLACK", time="09:00", timezone="UTC", days="daily")
+    subscribe(engine, "T1", "CSLACK", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED)
     config = env / "digest.yaml"
     config.write_text("subscriptions:\n  - {channel: CCONF, team: T1, days: daily}\n")
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("AI_RACE_DIGEST_CONFIG", str(config))
     before = config.stat().st_mtime_ns, (env / "state.sqlite3").read_bytes()
-    code, out, _ = run(capsys, "digest", "run", "--dry-run", "--at", "2026-11-24T09:30:00Z")
+    # A new entry counts from its sync (here: the run's instant, the 09:00 slot itself).
+    code, out, _ = run(capsys, "digest", "run", "--dry-run", "--at", "2026-11-24T09:00:00Z")
     assert code == 0
     assert "would post to T1/CCONF 2026-11-24" in out and "would post to T1/CSLACK" in out
     assert [s.channel_id for s in list_subscriptions(engine)] == ["CSLACK"]  # not synced

@@ -16,6 +16,7 @@ from bot.state.misses import record_miss
 from tests.support.mock_slack import MockSlack
 
 TOKEN = "xoxb-secret-token-123"
+EARLIER = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # subscribed days before the runs below
 
 
 def cli(*argv: str) -> int:
@@ -71,7 +72,7 @@ def test_dry_run_needs_no_token_and_posts_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN")
-    subscribe(db_engine, "T1", "C1", time="09:00", timezone="UTC")
+    subscribe(db_engine, "T1", "C1", time="09:00", timezone="UTC", now=EARLIER)
     assert cli("digest", "run", "--dry-run", "--at", "2026-11-24T09:30:00Z") == 0
     out = capsys.readouterr().out
     assert "would post to T1/C1 2026-11-24: cli-claim-0" in out
@@ -89,10 +90,13 @@ def test_run_syncs_the_config_and_posts_with_the_real_renderer(
         "    timezone: Europe/Berlin\n"
         "    claims_per_digest: 2\n"
     )
+    # The entry counts from when it is synced: at 06:59 UTC, before its 08:00 Berlin slot.
+    assert cli("digest", "run", "--at", "2026-11-24T06:59:00+00:00") == 0
+    assert "nothing due" in capsys.readouterr().out
     assert cli("digest", "run", "--at", "2026-11-24T07:30:00+00:00") == 0
     out = capsys.readouterr().out
     assert "posted: T1/CCONF1 2026-11-24" in out
-    assert len(slack.calls_to("auth.test")) == 1
+    assert len(slack.calls_to("auth.test")) == 2  # once per run
     (post,) = slack.calls_to("chat.postMessage")
     assert post.params["blocks"][0]["type"] == "header"
     assert "24 November 2026" in post.params["blocks"][0]["text"]["text"]

@@ -36,6 +36,7 @@ from tests.support.mock_slack import MockSlack
 # 09:00 New York (14:00 UTC) is not.
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 TEAM = "T1"
+SUBSCRIBED = datetime(2025, 1, 1, tzinfo=UTC)  # schedules set before every instant used here
 
 
 def make_claims(count: int = 7) -> list[Claim]:
@@ -129,7 +130,7 @@ def posts_per_channel(slack: MockSlack) -> dict[str, int]:
 
 def add_subs(engine: Engine, *specs: tuple[str, str, str]) -> None:
     for channel, hhmm, zone in specs:
-        subscribe(engine, TEAM, channel, time=hhmm, timezone=zone, days="weekdays")
+        subscribe(engine, TEAM, channel, time=hhmm, timezone=zone, days="weekdays", now=SUBSCRIBED)
 
 
 def test_posts_each_due_channel_once_with_metadata(
@@ -185,7 +186,7 @@ def ledger_claims(engine: Engine, channel: str) -> list[list[str]]:
 def test_rotation_over_a_whole_cycle_through_the_runner(
     db_engine: Engine, slack: MockSlack, clock: Clock
 ) -> None:
-    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", days="daily")
+    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED)
     runner = runner_for(db_engine, slack, clock)
     for _ in range(5):
         runner.run_once()
@@ -397,8 +398,8 @@ def test_a_post_slack_accepted_but_we_never_heard_of_is_not_repeated(
 def test_channel_errors_pause_that_subscription_only(
     db_engine: Engine, slack: MockSlack, clock: Clock, error: str
 ) -> None:
-    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC")
-    subscribe(db_engine, "T2", "C2", time="09:00", timezone="UTC")
+    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", now=SUBSCRIBED)
+    subscribe(db_engine, "T2", "C2", time="09:00", timezone="UTC", now=SUBSCRIBED)
     slack.error_for_channel("C1", error)
     runner = runner_for(db_engine, slack, clock)
     report = runner.run_once()
@@ -418,7 +419,7 @@ def test_channel_errors_pause_that_subscription_only(
 
     # `digest on` again (after inviting the bot) resumes, and today's digest still comes.
     slack.clear_channel_error("C1")
-    subscribe(db_engine, TEAM, "C1")
+    subscribe(db_engine, TEAM, "C1", now=SUBSCRIBED)
     assert [o.status for o in runner.run_once().outcomes if o.channel_id == "C1"] == ["posted"]
     assert posts_per_channel(slack) == {"C1": 1, "C2": 1}
 
@@ -439,7 +440,15 @@ def test_a_revoked_token_pauses_the_whole_team_with_one_call(
 def test_no_catch_up_flood_after_three_days_down(
     db_engine: Engine, slack: MockSlack, clock: Clock
 ) -> None:
-    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="America/New_York", days="daily")
+    subscribe(
+        db_engine,
+        TEAM,
+        "C1",
+        time="09:00",
+        timezone="America/New_York",
+        days="daily",
+        now=SUBSCRIBED,
+    )
     # Last digest went out Monday; the runner was down until Thursday 23:00 New York time.
     clock.now = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
     runner = runner_for(db_engine, slack, clock)
@@ -456,8 +465,8 @@ def test_no_catch_up_flood_after_three_days_down(
 def test_dst_change_day_and_weekends_in_two_time_zones(
     db_engine: Engine, slack: MockSlack, clock: Clock
 ) -> None:
-    subscribe(db_engine, TEAM, "CBER", time="09:00", timezone="Europe/Berlin")
-    subscribe(db_engine, TEAM, "CNYC", time="09:00", timezone="America/New_York")
+    subscribe(db_engine, TEAM, "CBER", time="09:00", timezone="Europe/Berlin", now=SUBSCRIBED)
+    subscribe(db_engine, TEAM, "CNYC", time="09:00", timezone="America/New_York", now=SUBSCRIBED)
     runner = runner_for(db_engine, slack, clock)
     # Monday 30 March 2026, first weekday of Berlin summer time: 09:00 CEST is 07:00 UTC.
     clock.now = datetime(2026, 3, 30, 6, 59, tzinfo=UTC)
@@ -503,7 +512,7 @@ def test_run_at_a_given_instant_uses_it_for_schedules(
 def test_nothing_eligible_means_no_digest_and_no_ledger_row(
     db_engine: Engine, slack: MockSlack, clock: Clock
 ) -> None:
-    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", topics=["space"])
+    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", topics=["space"], now=SUBSCRIBED)
     report = runner_for(db_engine, slack, clock).run_once()
     assert [o.status for o in report.outcomes] == ["empty"]
     assert slack.calls == [] and ledger(db_engine) == {}
@@ -523,7 +532,7 @@ def test_pacer_spaces_posts_to_one_channel() -> None:
 def test_posts_to_one_channel_are_a_second_apart_on_a_strict_mock(
     db_engine: Engine, clock: Clock
 ) -> None:
-    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", days="daily")
+    subscribe(db_engine, TEAM, "C1", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED)
     with MockSlack(team_id=TEAM, per_channel_interval=1.0) as strict:
         runner = runner_for(db_engine, strict, clock, sleep=time.sleep)
         runner.run_once()
@@ -560,7 +569,7 @@ def test_an_ambiguous_failure_then_a_channel_error_is_reconciled_after_resuming(
     # The 500 might have been posted, so the row must not say "definitely not sent".
     assert ledger(db_engine)["C1"].status == "unknown"
     slack.clear_channel_error("C1")
-    subscribe(db_engine, TEAM, "C1")
+    subscribe(db_engine, TEAM, "C1", now=SUBSCRIBED)
     history_calls = len(slack.calls_to("conversations.history"))
     assert [o.status for o in runner.run_once().outcomes] == ["posted"]
     assert len(slack.calls_to("conversations.history")) == history_calls + 1

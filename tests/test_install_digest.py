@@ -9,6 +9,7 @@ workspace that uninstalled, and treat a token Slack refuses like an uninstall.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from bot.state.misses import record_miss
 from bot.state.workspaces import TokenLoss, pause_workspace_digests
 from tests.support.installs import TOKENS, paused_by_team
 from tests.support.mock_slack import MockSlack
+
+SUBSCRIBED = datetime(2026, 11, 1, tzinfo=UTC)  # before the runs below (--at)
 
 CLIENT_ID = "1111.2222"
 
@@ -56,7 +59,9 @@ def store(db_engine: Engine) -> SQLAlchemyInstallationStore:
                 user_id="U123",
             )
         )
-        subscribe(db_engine, team_id, "C1", time="09:00", timezone="UTC", days="daily")
+        subscribe(
+            db_engine, team_id, "C1", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED
+        )
     return store
 
 

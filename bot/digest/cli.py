@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,12 @@ from bot.corrections.citing import DigestCitations
 from bot.digest.config_file import ConfigSubscription, load_digest_config
 from bot.digest.kinds import OutcomeStatus
 from bot.digest.runner import DigestRunner, Renderer, RunReport, TokenSource, plain_render
-from bot.digest.schedule import local_time, next_run
+from bot.digest.schedule import local_time, next_digest
 from bot.digest.subscriptions import (
+    last_delivered_dates,
     list_subscriptions,
     planned_subscriptions,
+    schedule_anchor,
     sync_config_subscriptions,
 )
 from bot.settings import Settings, load_settings
@@ -165,12 +167,12 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
     if args.dry_run:
         with _dry_run_engine(settings) as engine, database_errors(settings.database_url):
             runner = _runner(engine, client, settings, render_factory, args.workers)
-            planned = planned_subscriptions(list_subscriptions(engine), entries)
+            planned = planned_subscriptions(list_subscriptions(engine), entries, now=args.at)
             report = runner.run_once(now=args.at, dry_run=True, subscriptions=planned)
         return _print_report(report)
     engine = open_database(settings.database_url)
     with database_errors(settings.database_url):
-        sync_config_subscriptions(engine, entries)
+        sync_config_subscriptions(engine, entries, now=args.at)  # new entries count from then
         runner = _runner(engine, client, settings, render_factory, args.workers)
         if not args.forever:
             report = runner.run_once(now=args.at)
@@ -243,6 +245,12 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def _upcoming(sub: Any, now: datetime, delivered: dict[tuple[str, str], date]) -> datetime:
+    """The next digest by the runner's rule (:func:`bot.digest.schedule.next_digest`)."""
+    last = delivered.get((sub.team_id, sub.channel_id))
+    return next_digest(sub, now, schedule_anchor(sub), last)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     settings = load_settings(require_slack=False)
     if not database_exists(settings.database_url):
@@ -251,6 +259,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     engine = open_database(settings.database_url)
     with database_errors(settings.database_url):
         subs = list_subscriptions(engine)
+        delivered = last_delivered_dates(engine)
     if not subs:
         print("no digest subscriptions")
         return 0
@@ -260,7 +269,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         state = (
             f"paused: {s.paused_reason}"
             if s.paused_reason
-            else f"{local_time(s, next_run(s, now)):%a %d %b %H:%M %Z}"
+            else f"{local_time(s, _upcoming(s, now, delivered)):%a %d %b %H:%M %Z}"
         )
         rows.append(
             (

@@ -35,12 +35,14 @@ from bot.digest.schedule import (
     format_hhmm,
     load_zone,
     local_time,
+    next_digest,
     next_run,
     parse_hhmm,
 )
 from bot.digest.subscriptions import (
     digest_status,
     get_subscription,
+    schedule_anchor,
     subscribe,
     unsubscribe,
 )
@@ -117,60 +119,14 @@ def parse_digest_command(text: str) -> DigestCommand:
         return DigestCommand(action)  # type: ignore[arg-type]
     if action != "on":
         raise DigestCommandError(f"I don't know the digest command `{tokens[0]}`. {USAGE}")
-
     found: dict[str, Any] = {}
-
-    def once(name: str, token: str, value: Any) -> None:
+    for token in options:
+        name, value = _option(token)
         if name in found:
             raise DigestCommandError(
                 f"`{token}` gives the {name} a second time. Example: `{EXAMPLE}`"
             )
         found[name] = value
-
-    for token in options:
-        lower = token.lower()
-        if lower in _DAYS_WORDS:
-            once("days", token, _DAYS_WORDS[lower])
-        elif lower.startswith("claims="):
-            value = lower.partition("=")[2]
-            if not value.isdigit() or not 1 <= int(value) <= MAX_CLAIMS_PER_DIGEST:
-                raise DigestCommandError(
-                    f"`{token}`: the number of claims must be 1 to {MAX_CLAIMS_PER_DIGEST}, "
-                    f"e.g. `claims={DEFAULT_CLAIMS_PER_DIGEST}`."
-                )
-            once("claims", token, int(value))
-        elif lower.startswith("topics="):
-            value = lower.partition("=")[2]
-            # Slash text is split on spaces, so multi-word topics use underscores.
-            topics = tuple(
-                sorted({t.strip().replace("_", " ") for t in value.split(",") if t.strip()})
-            )
-            if not topics:
-                raise DigestCommandError(
-                    f"`{token}`: list topics separated by commas, e.g. "
-                    "`topics=chips,export_controls`; `topics=all` removes the filter."
-                )
-            once("topics", token, () if topics == ("all",) else topics)
-        elif _TIME_LIKE.match(token):
-            try:
-                hhmm = format_hhmm(parse_hhmm(token))
-            except ValueError:
-                raise DigestCommandError(
-                    f"`{token}` is not a time of day. Use 24-hour HH:MM from 00:00 to 23:59, "
-                    f"e.g. `{EXAMPLE}`."
-                ) from None
-            once("time", token, hhmm)
-        else:
-            zone = canonical_timezone(token)
-            if zone is None:
-                looks_like_zone = "/" in token or token.isalpha()
-                what = "time zone" if looks_like_zone else "option"
-                raise DigestCommandError(
-                    f"I don't know the {what} `{token}`. Time zones are IANA names such as "
-                    f"`Europe/Berlin`, `America/New_York`, `Asia/Shanghai` or `UTC`. "
-                    f"Example: `{EXAMPLE}`"
-                )
-            once("timezone", token, zone)
     chosen: tuple[str, ...] | None = found.get("topics")
     return DigestCommand(
         "on",
@@ -181,6 +137,57 @@ def parse_digest_command(text: str) -> DigestCommand:
         topics=chosen or None,
         clear_topics=chosen == (),
     )
+
+
+def _option(token: str) -> tuple[str, Any]:
+    """One option of ``digest on`` as ``(name, value)``; the error names the token."""
+    lower = token.lower()
+    if lower in _DAYS_WORDS:
+        return "days", _DAYS_WORDS[lower]
+    if lower.startswith("claims="):
+        return "claims", _claims(token)
+    if lower.startswith("topics="):
+        return "topics", _topics(token)
+    if _TIME_LIKE.match(token):
+        try:
+            return "time", format_hhmm(parse_hhmm(token))
+        except ValueError:
+            raise DigestCommandError(
+                f"`{token}` is not a time of day. Use 24-hour HH:MM from 00:00 to 23:59, "
+                f"e.g. `{EXAMPLE}`."
+            ) from None
+    zone = canonical_timezone(token)
+    if zone is None:
+        what = "time zone" if "/" in token or token.isalpha() else "option"
+        raise DigestCommandError(
+            f"I don't know the {what} `{token}`. Time zones are IANA names such as "
+            f"`Europe/Berlin`, `America/New_York`, `Asia/Shanghai` or `UTC`. "
+            f"Example: `{EXAMPLE}`"
+        )
+    return "timezone", zone
+
+
+def _claims(token: str) -> int:
+    value = token.lower().partition("=")[2]
+    if not value.isdigit() or not 1 <= int(value) <= MAX_CLAIMS_PER_DIGEST:
+        raise DigestCommandError(
+            f"`{token}`: the number of claims must be 1 to {MAX_CLAIMS_PER_DIGEST}, "
+            f"e.g. `claims={DEFAULT_CLAIMS_PER_DIGEST}`."
+        )
+    return int(value)
+
+
+def _topics(token: str) -> tuple[str, ...]:
+    """``topics=a,b`` → ``("a", "b")``; ``topics=all`` → ``()`` (remove the filter)."""
+    value = token.lower().partition("=")[2]
+    # Slash text is split on spaces, so multi-word topics use underscores.
+    topics = tuple(sorted({t.strip().replace("_", " ") for t in value.split(",") if t.strip()}))
+    if not topics:
+        raise DigestCommandError(
+            f"`{token}`: list topics separated by commas, e.g. "
+            "`topics=chips,export_controls`; `topics=all` removes the filter."
+        )
+    return () if topics == ("all",) else topics
 
 
 @dataclass(frozen=True)
@@ -214,27 +221,35 @@ def handle_digest_command(
     except DigestCommandError as exc:
         return CommandReply(str(exc))
     when = now or utcnow()
-
     if command.action == "off":
-        result = unsubscribe(engine, team_id, channel_id)
-        return CommandReply(
-            {
-                "removed": "Daily digest turned off for this channel.",
-                "paused": "Daily digest paused for this channel. It is declared in "
-                "config/digest.yaml; an operator can remove it there.",
-                "absent": f"This channel has no daily digest. Turn it on with `{EXAMPLE}`.",
-            }[result]
-        )
-
+        return CommandReply(OFF_REPLIES[unsubscribe(engine, team_id, channel_id)])
     if command.action == "status":
         status = digest_status(engine, team_id, channel_id, when)
-        if status is None:
-            return CommandReply(f"This channel has no daily digest. Turn it on with `{EXAMPLE}`.")
-        return CommandReply(describe_status(status))
-
+        return CommandReply(describe_status(status) if status else NOT_SUBSCRIBED)
     if command.action == "preview":
         return _preview(engine, team_id, channel_id, user_id, client, store_provider, render, when)
+    return _turn_on(command, engine, team_id, channel_id, user_id, client, when)
 
+
+NOT_SUBSCRIBED = f"This channel has no daily digest. Turn it on with `{EXAMPLE}`."
+OFF_REPLIES = {
+    "removed": "Daily digest turned off for this channel.",
+    "paused": "Daily digest paused for this channel. It is declared in "
+    "config/digest.yaml; an operator can remove it there.",
+    "absent": NOT_SUBSCRIBED,
+}
+
+
+def _turn_on(
+    command: DigestCommand,
+    engine: Engine,
+    team_id: str,
+    channel_id: str,
+    user_id: str | None,
+    client: WebClient | None,
+    when: datetime,
+) -> CommandReply:
+    """``digest on``: subscribe, then announce the first digest by the runner's own rule."""
     existing = get_subscription(engine, team_id, channel_id)
     timezone = command.timezone
     if timezone is None and existing is None:
@@ -252,13 +267,15 @@ def handle_digest_command(
         claims_per_digest=command.claims_per_digest,
         created_by=user_id,
         topics=topics,
+        now=when,
     )
-    upcoming = local_time(sub, next_run(sub, when))
-    days = days_phrase(sub.days)
+    status = digest_status(engine, team_id, channel_id, when)
+    first = status.next_run if status and status.next_run else next_run(sub, when)
     verb = "updated" if existing is not None else "on"
     return CommandReply(
         f"Daily digest {verb}: {sub.claims_per_digest} claims at {sub.time} {sub.timezone} "
-        f"{days}. First one: {upcoming:%a %d %b, %H:%M %Z}. "
+        f"{days_phrase(sub.days)}. {'Next' if existing else 'First'} one: "
+        f"{local_time(sub, first):%a %d %b, %H:%M %Z}. "
         "Change it with the same command, stop it with `/ai-race digest off`."
     )
 
@@ -281,7 +298,8 @@ def _preview(
     pick = preview_pick(engine, store.rows(), sub)
     if not pick.claims:
         return CommandReply("There are no claims for this channel's digest yet.")
-    day = local_time(sub, next_run(sub, now)).date()
+    since = schedule_anchor(sub) or now  # not subscribed: as if it were now
+    day = local_time(sub, next_digest(sub, now, since)).date()
     text, blocks = rendered(render(store.get_many(pick.claim_ids), day, sub.timezone))
     return CommandReply(text, blocks or None)
 

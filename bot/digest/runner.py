@@ -30,7 +30,9 @@ How exactly-once is achieved:
    looking.
 4. **No catch-up.** Only today's local date is ever due
    (:func:`bot.digest.schedule.local_date_due`), so downtime yields at most
-   one digest per channel, today's.
+   one digest per channel, today's; and a slot that passed before the
+   subscription was made or changed is not due either (the rule ``digest on``
+   and ``digest status`` announce).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ from bot.digest.poster import (
 )
 from bot.digest.rotation import Rotatable, RotationPick, choose_claims
 from bot.digest.schedule import local_date_due
-from bot.digest.subscriptions import list_subscriptions
+from bot.digest.subscriptions import list_subscriptions, schedule_anchor
 from bot.state.housekeeping import DEFAULT_MISS_RETENTION, prune_state
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 from bot.state.workspaces import TokenLoss
@@ -353,7 +355,7 @@ class DigestRunner:
             if sub.paused_reason:
                 continue
             try:
-                local = local_date_due(sub, now)
+                local = local_date_due(sub, now, since=schedule_anchor(sub))
             except ValueError as exc:
                 log.error(
                     "digest for %s/%s has a bad schedule: %s", sub.team_id, sub.channel_id, exc

@@ -11,6 +11,11 @@ fixed UTC offset drifts by an hour twice a year. Rules, in local time:
 * Only *today's* local date can be due. Missed days are never caught up: a
   runner that was down for three days posts one digest, today's, if it is
   still today where the channel is.
+* A slot that passed before the schedule was set (``since``: the
+  subscription was made, changed or resumed) is missed too: subscribing at
+  03:08 in Tokyo to a 00:00 digest means tomorrow's, not today's at once.
+  :func:`next_digest` applies the same rule, so what ``digest on`` and
+  ``digest status`` announce is what the runner does.
 """
 
 from __future__ import annotations
@@ -110,18 +115,45 @@ def scheduled_at(sub: HasSchedule, day: date) -> datetime:
     return wall.astimezone(UTC)
 
 
-def local_date_due(sub: HasSchedule, now: datetime) -> date | None:
+def local_date_due(sub: HasSchedule, now: datetime, since: datetime | None = None) -> date | None:
     """Today's local date if the digest for it is due at ``now``, else None.
 
-    Due means: today (local) is an allowed day and the scheduled time has
-    passed. Never an earlier date — that is what stops catch-up floods.
+    Due means: today (local) is an allowed day, the scheduled time has
+    passed, and it came no earlier than ``since`` (when the schedule was
+    set; None: no such bound). Never an earlier date — that is what stops
+    catch-up floods.
     """
     _require_aware(now)
     zone = load_zone(sub.timezone)
     today = now.astimezone(zone).date()
     if not _allowed(today, sub.days):
         return None
-    return today if now >= scheduled_at(sub, today) else None
+    at = scheduled_at(sub, today)
+    if since is not None and at < since:
+        return None
+    return today if now >= at else None
+
+
+def next_digest(
+    sub: HasSchedule,
+    now: datetime,
+    since: datetime | None = None,
+    delivered: date | None = None,
+) -> datetime:
+    """The slot of the next digest the runner will post (aware UTC): the one rule for people.
+
+    Today's slot when it is due (:func:`local_date_due`) and today's digest
+    (``delivered``: the last delivered local date) is not out yet — it goes
+    out at the runner's next check; otherwise the first slot after ``now``
+    and after ``since``.
+    """
+    due = local_date_due(sub, now, since)
+    if due is not None and due != delivered:
+        return scheduled_at(sub, due)
+    upcoming = next_run(sub, now if since is None else max(now, since))
+    if delivered is not None and local_time(sub, upcoming).date() <= delivered:
+        upcoming = next_run(sub, upcoming)  # today's is out already (a later time set since)
+    return upcoming
 
 
 def next_run(sub: HasSchedule, now: datetime) -> datetime:

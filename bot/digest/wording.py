@@ -49,7 +49,10 @@ def describe_status(status: DigestStatus) -> str:
         lines.append(f"Paused{since}: {why}")
     elif status.next_run is not None:
         local = local_time(sub, status.next_run)
-        lines.append(f"Next digest: {local:%a %d %b %Y, %H:%M %Z}.")
+        if status.due_now:
+            lines.append(f"Today's digest ({local:%H:%M %Z}) is due: it goes out within minutes.")
+        else:
+            lines.append(f"Next digest: {local:%a %d %b %Y, %H:%M %Z}.")
     if status.last_delivery_date is not None:
         lines.append(f"Last delivered: {status.last_delivery_date:%a %d %b %Y}.")
     else:
