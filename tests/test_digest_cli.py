@@ -112,6 +112,21 @@ def test_run_syncs_the_config_and_posts_with_the_real_renderer(
     assert TOKEN not in out + listing
 
 
+def test_run_exits_non_zero_when_a_channel_was_not_delivered(
+    env: Path, db_engine: Engine, slack: MockSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for channel in ("C1", "C2"):
+        subscribe(db_engine, "T1", channel, time="09:00", timezone="UTC", now=EARLIER)
+    slack.error_for_channel("C2", "not_in_channel")
+    assert cli("digest", "run", "--at", "2026-11-24T09:30:00Z") == 1  # cron and schedulers alert
+    out = capsys.readouterr().out
+    assert "posted: T1/C1 2026-11-24" in out
+    assert "paused: T1/C2 2026-11-24 error=not_in_channel" in out
+    assert len(slack.posted("C1")) == 1
+    # The next run has nothing left undelivered: C1 is out, C2 waits for `digest on`.
+    assert cli("digest", "run", "--at", "2026-11-24T09:31:00Z") == 0
+
+
 def test_bad_config_is_reported_with_file_line_and_field(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

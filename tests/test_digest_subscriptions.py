@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,6 +143,39 @@ def test_sync_is_declarative_and_keeps_pauses(db_engine: Engine) -> None:
     assert gone.removed == 1
     assert [s.channel_id for s in list_subscriptions(db_engine)] == ["CCONF", "CSLACK"]
     assert [s.channel_id for s in list_subscriptions(db_engine, active_only=True)] == ["CSLACK"]
+
+
+def _sync_together(engine: Engine, entries: list[ConfigSubscription], runners: int) -> list[str]:
+    """``runners`` threads released by one barrier, each syncing ``entries``; their errors."""
+    barrier = threading.Barrier(runners)
+    errors: list[str] = []
+
+    def start() -> None:
+        barrier.wait(timeout=10)
+        try:
+            sync_config_subscriptions(engine, entries)
+        except Exception as exc:  # collected: an exception in a thread fails nothing
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+def test_runners_starting_together_sync_the_config_without_conflict(db_engine: Engine) -> None:
+    """Four runners start at once and all sync the same digest.yaml: one row each, no error.
+
+    Each round declares new channels, so every runner reads "absent" and
+    inserts: the read-then-insert race that raised IntegrityError before.
+    """
+    for round_ in range(5):
+        entries = [ConfigSubscription(team="T1", channel=f"C{round_}X{i}") for i in range(8)]
+        assert _sync_together(db_engine, entries, runners=4) == []
+        channels = [s.channel_id for s in list_subscriptions(db_engine)]
+        assert channels == [e.channel for e in entries]
 
 
 def test_subscribe_validates(db_engine: Engine) -> None:

@@ -219,7 +219,7 @@ def _corrections(engine: Engine, settings: Settings) -> Callable[[], None]:
 
 
 def _print_report(report: RunReport) -> int:
-    """Print one line per outcome and a summary; the exit code (1 if anything failed)."""
+    """Print one line per outcome and a summary; exit code 1 if a due digest did not go out."""
     for o in report.outcomes:
         where = f"{o.team_id}/{o.channel_id} {o.local_date}"
         if o.status == OutcomeStatus.WOULD_POST:
@@ -232,8 +232,7 @@ def _print_report(report: RunReport) -> int:
             print(f"{o.status}: {where}{extra}")
     summary = ", ".join(f"{k} {v}" for k, v in report.counts().items()) or "nothing due"
     print(f"{'dry run' if report.dry_run else 'run'} {report.run_id}: {summary}")
-    bad = report.count(OutcomeStatus.ERROR) + report.count(OutcomeStatus.FAILED)
-    return 1 if bad else 0
+    return 1 if report.undelivered else 0
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

@@ -28,6 +28,23 @@ class Outcome:
     blocks: list[dict[str, Any]] | None = None
 
 
+UNDELIVERED = frozenset(
+    {
+        OutcomeStatus.FAILED,
+        OutcomeStatus.UNKNOWN,
+        OutcomeStatus.GAVE_UP,
+        OutcomeStatus.PAUSED,
+        OutcomeStatus.ERROR,
+    }
+)
+"""Outcomes that leave a due channel without its digest and want a person's attention.
+
+``digest run`` exits non-zero when any occurs, so cron and schedulers alert.
+Not among them: ``busy``/``lost_lease`` (another runner has the row) and
+``empty`` (no eligible claims: nothing to deliver).
+"""
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -46,8 +63,13 @@ class RunReport:
         return dict(sorted(out.items()))
 
     @property
+    def undelivered(self) -> int:
+        """How many due channels were left without their digest (see :data:`UNDELIVERED`)."""
+        return sum(1 for o in self.outcomes if o.status in UNDELIVERED)
+
+    @property
     def delivered(self) -> int:
         return self.count(OutcomeStatus.POSTED) + self.count(OutcomeStatus.RECONCILED)
 
 
-__all__ = ["Outcome", "RunReport"]
+__all__ = ["UNDELIVERED", "Outcome", "RunReport"]
