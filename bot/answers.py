@@ -9,6 +9,14 @@ and deliver it. A delivery that meets 429 (or a 5xx) raises
 no thread sleeps. The queue is bounded: when it is full the caller says
 "busy, try again" at once instead of letting the request time out.
 
+A reply that has a :class:`ReplyTarget` (a thread, a ``response_url``) is
+*durable* once Slack first makes it wait: the queue hands it to its
+:class:`Durability` (the database outbox, :mod:`bot.outbox`), which fences
+every later attempt so that a reply resumed by another process after a
+deploy or a crash is posted once. On SIGTERM, :meth:`AnswerQueue.drain`
+finishes what it can within a deadline and hands the rest back to the
+outbox for the next process.
+
 Deliveries only go where Slack would send us: ``response_url`` must be on
 ``https://hooks.slack.com/`` (or on the host of ``SLACK_API_URL`` when set,
 for tests and emulators); anything else is dropped with a warning.
@@ -22,8 +30,10 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -43,6 +53,31 @@ MAX_ATTEMPTS = 6
 SERVER_ERROR_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 SLACK_HOOKS = "hooks.slack.com"
 BUSY_TEXT = "I'm busy answering others right now; please try again in a minute."
+REPLY_EVENT_TYPE = "ai_race_reply"
+"""Message metadata on thread replies: lets a process that resumes a reply see if it is out."""
+
+
+class ReplyKind(StrEnum):
+    THREAD = "thread"
+    RESPONSE_URL = "response_url"
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a reply goes, in words a database row can keep (never a token)."""
+
+    kind: ReplyKind
+    team_id: str = ""
+    enterprise_id: str = ""
+    channel: str = ""
+    thread_ts: str = ""
+    url: str = ""
+    response_type: str = "ephemeral"
+    replace_original: bool | None = None
+
+
+def reply_metadata(key: str) -> dict[str, Any]:
+    return {"event_type": REPLY_EVENT_TYPE, "event_payload": {"reply": key}}
 
 
 class RetryLater(Exception):
@@ -95,6 +130,15 @@ class ResponseUrlDelivery:
     response_type: str = "ephemeral"
     replace_original: bool | None = None
 
+    @property
+    def target(self) -> ReplyTarget:
+        return ReplyTarget(
+            ReplyKind.RESPONSE_URL,
+            url=self.url,
+            response_type=self.response_type,
+            replace_original=self.replace_original,
+        )
+
     def send(self, message: SlackMessage) -> None:
         if not self.policy.allows(self.url):
             log.warning("not posting to a response_url outside Slack (host %s)", _host(self.url))
@@ -130,20 +174,35 @@ class ThreadDelivery:
 
 @dataclass
 class Answer:
-    """What to say (computed once, on a worker) and where to send it."""
+    """What to say (computed once, on a worker) and where to send it.
+
+    ``target`` makes the answer durable (see the module docstring); ``key``
+    names it in the outbox and, for a thread, in the message's metadata.
+    ``lease`` is the outbox's hold on it, once it is there.
+    """
 
     compute: Callable[[], SlackMessage]
     delivery: Delivery
     label: str = "answer"
     attempts: int = 0
     message: SlackMessage | None = None
+    target: ReplyTarget | None = None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lease: Any = None
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            self.target = getattr(self.delivery, "target", None)
 
     def run(self) -> None:
         """Compute (first time only) and deliver; a 429 anywhere becomes :class:`RetryLater`."""
         self.attempts += 1
         try:
             if self.message is None:
-                self.message = self.compute()
+                message = self.compute()
+                if self.target is not None and self.target.kind is ReplyKind.THREAD:
+                    message = replace(message, metadata=reply_metadata(self.key))
+                self.message = message
             self.delivery.send(self.message)
         except SlackApiError as exc:
             status = exc.response.status_code
@@ -160,6 +219,41 @@ def _backoff(attempt: int) -> float:
 
 def _host(url: str) -> str:
     return urlsplit(url).hostname or "?"
+
+
+class Durability(Protocol):
+    """Keeps answers that have to wait, so another process can finish them (see bot.outbox).
+
+    Each method is called on an answer-queue thread, never on a request thread.
+    """
+
+    def wait(self, answer: Answer, delay: float) -> None:
+        """Slack said "later": keep ``answer`` (again) as ours, due in ``delay`` seconds."""
+
+    def take(self, answer: Answer) -> bool:
+        """About to post ``answer``: False if another process has taken it over."""
+
+    def finish(self, answer: Answer, error: str | None = None) -> None:
+        """Posted (``error`` None) or given up."""
+
+    def hand_over(self, answers: list[tuple[float, Answer]]) -> int:
+        """Stopping: leave these (seconds until due, answer) to the next process; how many kept."""
+
+
+class InMemory:
+    """No database: a waiting answer lives only as long as this process."""
+
+    def wait(self, answer: Answer, delay: float) -> None:
+        return None
+
+    def take(self, answer: Answer) -> bool:
+        return True
+
+    def finish(self, answer: Answer, error: str | None = None) -> None:
+        return None
+
+    def hand_over(self, answers: list[tuple[float, Answer]]) -> int:
+        return 0
 
 
 @dataclass(order=True)
@@ -181,16 +275,19 @@ class AnswerQueue:
         workers: int = DEFAULT_WORKERS,
         capacity: int = DEFAULT_CAPACITY,
         clock: Callable[[], float] = time.monotonic,
+        durability: Durability | None = None,
     ) -> None:
         self.workers = workers
         self.capacity = capacity
         self.clock = clock
+        self.durability: Durability = durability or InMemory()
         self._heap: list[_Entry] = []
         self._running = 0  # answers a worker is busy with; they count towards capacity
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._pid: int | None = None
         self._stopping = False
+        self._deadline: float | None = None  # while draining: run only what is due before this
 
     def submit(self, answer: Answer, *, reserve: int = 0) -> bool:
         """Queue ``answer`` to run now; False (and nothing queued) when the queue is full.
@@ -200,6 +297,8 @@ class AnswerQueue:
         with self._cond:
             if self._pid != os.getpid():
                 self._start()
+            if self._deadline is not None or self._stopping:
+                return False
             if len(self._heap) + self._running >= self.capacity + reserve:
                 return False
             heapq.heappush(self._heap, _Entry(self.clock(), next(self._seq), answer))
@@ -209,6 +308,36 @@ class AnswerQueue:
     def pending(self) -> int:
         with self._cond:
             return len(self._heap) + self._running
+
+    def drain(self, timeout: float) -> int:
+        """Stop taking answers; finish those due within ``timeout``; hand the rest over.
+
+        Called when the process is asked to stop (SIGTERM). Answers still
+        waiting at the deadline (a Retry-After longer than the drain, say) go
+        to the durability layer for the next process; an answer still being
+        posted at the deadline keeps its ``sending`` row, which the next
+        process checks before posting. Returns how many were handed over.
+        """
+        with self._cond:
+            if self._pid != os.getpid():
+                return 0  # no thread ever started here: nothing was queued
+            self._deadline = self.clock() + timeout
+            self._cond.notify_all()
+            while not self._drained() and self.clock() < self._deadline:
+                self._cond.wait(timeout=max(self._deadline - self.clock(), 0.0))
+            self._stopping = True
+            now = self.clock()
+            left = [(max(e.due - now, 0.0), e.answer) for e in sorted(self._heap)]
+            self._heap.clear()
+            self._cond.notify_all()
+        kept = self.durability.hand_over(left) if left else 0
+        if left:
+            log.info("stopping: %d replies kept in the outbox for the next process", kept)
+        return kept
+
+    def _drained(self) -> bool:
+        assert self._deadline is not None
+        return self._running == 0 and all(e.due > self._deadline for e in self._heap)
 
     def _start(self) -> None:
         # After fork() the parent's threads are gone and its lock state is stale: start anew.
@@ -229,22 +358,34 @@ class AnswerQueue:
 
     def _work(self) -> None:
         while (answer := self._next()) is not None:
-            delay: float | None = None
-            try:
-                answer.run()
-            except RetryLater as retry:
-                delay = retry.delay
-                if answer.attempts >= MAX_ATTEMPTS:
-                    log.warning(
-                        "gave up on a %s after %d tries: %s", answer.label, answer.attempts, retry
-                    )
-                    delay = None
-            except Exception as exc:
-                log.error("could not deliver a %s: %r", answer.label, exc)
+            delay = self._attempt(answer)
             with self._cond:
                 self._running -= 1
-                if delay is not None:
+                if delay is not None and not self._stopping:
                     heapq.heappush(
                         self._heap, _Entry(self.clock() + delay, next(self._seq), answer)
                     )
-                self._cond.notify()
+                self._cond.notify_all()
+
+    def _attempt(self, answer: Answer) -> float | None:
+        """Run ``answer`` once; the delay before the next try, or None when it is done."""
+        if not self.durability.take(answer):
+            log.info("a %s was taken over by another process; not posting it here", answer.label)
+            return None
+        try:
+            answer.run()
+        except RetryLater as retry:
+            if answer.attempts >= MAX_ATTEMPTS:
+                log.warning(
+                    "gave up on a %s after %d tries: %s", answer.label, answer.attempts, retry
+                )
+                self.durability.finish(answer, str(retry))
+                return None
+            self.durability.wait(answer, retry.delay)
+            return retry.delay
+        except Exception as exc:
+            log.error("could not deliver a %s: %r", answer.label, exc)
+            self.durability.finish(answer, repr(exc))
+            return None
+        self.durability.finish(answer)
+        return None

@@ -4,6 +4,11 @@ The claim store is loaded and validated once, before any worker starts: a
 broken store refuses to start with every problem listed. Workers are forked
 from that loaded process (gunicorn ``preload_app``), so 100,000 claims are
 parsed once and their memory is shared copy-on-write.
+
+On SIGTERM each worker drains its answer queue for ``AI_RACE_DRAIN_SECONDS``
+and leaves what still waits to the reply outbox (:mod:`bot.outbox`), which
+every worker's resumer thread picks up; gunicorn's graceful timeout is the
+drain plus a margin, so a draining worker is not killed mid-way.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import logging
@@ -25,25 +31,31 @@ from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answers import AnswerQueue, ResponseUrlPolicy
-from bot.app import create_app
+from bot.app import configure_client, create_app
 from bot.core.catalog import CatalogHolder, load_catalog
 from bot.core.errors import SlackUnavailable, UnavailableError
 from bot.core.freshness import load_freshness_config
+from bot.corrections.citing import CitationKind
 from bot.digest.slack import DigestCommands
 from bot.gate import SlackRequestGate
+from bot.outbox import Outbox, Resumer, deliveries, thread_reply_ts
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from bot.state.db import make_engine, open_database
 from bot.state.events import EventLedger
+from bot.state.guard import DatabaseGuard
 from bot.state.housekeeping import PRUNE_INTERVAL_S, prune_state
+from bot.state.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 RELOAD_INTERVAL = 30.0
 WORKER_CONNECTIONS = 250  # open connections per worker; more wait in the listen backlog
 KEEPALIVE_S = 2  # an idle connection is closed after this; Slack opens new ones anyway
+DRAIN_MARGIN_S = 5  # gunicorn's graceful timeout beyond the drain: requests, then exit
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -52,15 +64,63 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     else:
         engine = make_engine(settings.database_url)
     holder = CatalogHolder(load_catalog(settings.claims_dir))
+    guard = DatabaseGuard(engine)
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
+    outbox = Outbox(OutboxStore(engine, lease=lease), guard)
     return Services(
         catalog=holder,
         engine=engine,
         events=EventLedger(engine),
         digest=DigestCommands(engine, holder),
         response_urls=ResponseUrlPolicy(settings.api_url),
-        answers=AnswerQueue(capacity=settings.answer_queue),
+        answers=AnswerQueue(capacity=settings.answer_queue, durability=outbox),
         review_every=load_freshness_config().review_every,  # a broken file stops start-up
+        guard=guard,
     )
+
+
+def team_clients(
+    settings: Settings, app: App, services: Services
+) -> Callable[[str], WebClient | None]:
+    """A Web API client for a team, outside any request: the one token, or the team's install."""
+    if settings.oauth is None:
+        return lambda _team: app.client
+    from bot.install.tokens import InstalledTokens
+
+    tokens = InstalledTokens(settings.oauth.client_id, services.engine)
+
+    def client(team_id: str) -> WebClient | None:
+        token = tokens.token(team_id)
+        return configure_client(WebClient(token=token), settings) if token else None
+
+    return client
+
+
+def start_resumer(
+    services: Services, settings: Settings, client_for: Callable[[str], WebClient | None]
+) -> threading.Event | None:
+    """Resume replies left in the outbox by stopped processes (one thread per process)."""
+    outbox = services.answers.durability
+    if not isinstance(outbox, Outbox):
+        return None
+
+    def record(team_id: str, enterprise_id: str) -> Any:
+        return functools.partial(
+            services.record_citations, team_id, enterprise_id, CitationKind.THREAD
+        )
+
+    def find_posted(target: Any, key: str) -> str | None:
+        client = client_for(target.team_id)
+        return thread_reply_ts(client, target, key) if client is not None else None
+
+    resumer = Resumer(
+        outbox,
+        services.answers,
+        deliveries(client_for, services.response_urls, record),
+        find_posted,
+        interval=settings.outbox_interval_seconds,
+    )
+    return resumer.start()
 
 
 class WebApp:
@@ -169,12 +229,23 @@ class ProductionServer(BaseApplication):
         return self.web_app
 
 
-def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
+def _post_fork(
+    services: Services, settings: Settings, client_for: Callable[[str], WebClient | None]
+) -> Callable[[Any, Any], None]:
     def hook(_server: Any, _worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
+        start_resumer(services, settings, client_for)
+
+    return hook
+
+
+def _worker_exit(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
+    def hook(_server: Any, _worker: Any) -> None:
+        # Runs in the worker after it stopped serving requests (SIGTERM, a deploy).
+        services.answers.drain(settings.drain_seconds)
 
     return hook
 
@@ -225,6 +296,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
+        start_resumer(services, settings, team_clients(settings, app, services))
         print(f"ai-race serve: Socket Mode, {claims} claims", flush=True)
         SocketModeHandler(app, settings.app_token).start()
         return 0
@@ -239,8 +311,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "preload_app": True,
         "timeout": 30,
-        "graceful_timeout": 10,
-        "post_fork": _post_fork(services, settings),
+        "graceful_timeout": settings.drain_seconds + DRAIN_MARGIN_S,
+        "post_fork": _post_fork(services, settings, team_clients(settings, app, services)),
+        "worker_exit": _worker_exit(services, settings),
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
     }

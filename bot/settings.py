@@ -37,6 +37,9 @@ DEFAULT_PORT = 3000
 DEFAULT_WEB_CONCURRENCY = 2
 DEFAULT_ANSWER_QUEUE = 200
 DEFAULT_MISS_RETENTION_DAYS = 90
+DEFAULT_DRAIN_SECONDS = 5
+DEFAULT_OUTBOX_LEASE_SECONDS = 30
+DEFAULT_OUTBOX_INTERVAL_SECONDS = 2
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 _BOT_TOKEN_HINT = (
@@ -77,6 +80,9 @@ class Settings:
     web_concurrency: int = DEFAULT_WEB_CONCURRENCY
     answer_queue: int = DEFAULT_ANSWER_QUEUE  # answers waiting for a thread (bot.answers)
     miss_retention_days: int = DEFAULT_MISS_RETENTION_DAYS  # bot.state.housekeeping
+    drain_seconds: int = DEFAULT_DRAIN_SECONDS  # SIGTERM: finishing answers (bot.answers)
+    outbox_lease_seconds: int = DEFAULT_OUTBOX_LEASE_SECONDS  # bot.outbox
+    outbox_interval_seconds: int = DEFAULT_OUTBOX_INTERVAL_SECONDS  # bot.outbox
     oauth: OAuthConfig | None = None
 
     @property
@@ -235,6 +241,13 @@ def load_settings(
         answer_queue=_number(env, "AI_RACE_ANSWER_QUEUE", DEFAULT_ANSWER_QUEUE, 1, 100_000),
         miss_retention_days=_number(
             env, "AI_RACE_MISS_RETENTION_DAYS", DEFAULT_MISS_RETENTION_DAYS, 1, 36_500
+        ),
+        drain_seconds=_number(env, "AI_RACE_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS, 0, 60),
+        outbox_lease_seconds=_number(
+            env, "AI_RACE_OUTBOX_LEASE_SECONDS", DEFAULT_OUTBOX_LEASE_SECONDS, 1, 3600
+        ),
+        outbox_interval_seconds=_number(
+            env, "AI_RACE_OUTBOX_INTERVAL_SECONDS", DEFAULT_OUTBOX_INTERVAL_SECONDS, 1, 300
         ),
         oauth=oauth,
     )

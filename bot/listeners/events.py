@@ -15,6 +15,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.answers import ReplyKind, ReplyTarget
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
 from bot.corrections.citing import CitationKind, CitingThreadDelivery
@@ -39,11 +40,16 @@ def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClien
         context.enterprise_id or "",
         CitationKind.THREAD,
     )
+    # A durable target: a reply Slack makes wait survives a deploy (bot.outbox).
+    target = ReplyTarget(
+        ReplyKind.THREAD, team_id or "", context.enterprise_id or "", event["channel"], thread_ts
+    )
     enqueue(
         services,
         lambda: mention_reply(services, event, client, bot_user_id, team_id),
         CitingThreadDelivery(client, event["channel"], thread_ts, record),
         "mention reply",
+        target,
     )
 
 

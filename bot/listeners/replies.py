@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 from slack_sdk import WebClient
 
-from bot.answers import BUSY_TEXT, Answer, Delivery, ResponseUrlDelivery, ThreadDelivery
+from bot.answers import (
+    BUSY_TEXT,
+    Answer,
+    Delivery,
+    ReplyTarget,
+    ResponseUrlDelivery,
+    ThreadDelivery,
+)
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
 from bot.services import Services
@@ -16,10 +23,17 @@ BUSY_RESERVE = 50
 
 
 def enqueue(
-    services: Services, compute: Callable[[], SlackMessage], delivery: Delivery, label: str
+    services: Services,
+    compute: Callable[[], SlackMessage],
+    delivery: Delivery,
+    label: str,
+    target: ReplyTarget | None = None,
 ) -> bool:
-    """Queue an answer; when the queue is full queue a "busy" notice instead and return False."""
-    if services.answers.submit(Answer(compute, delivery, label)):
+    """Queue an answer; when the queue is full queue a "busy" notice instead and return False.
+
+    ``target`` makes a thread reply durable (a response_url delivery names its own).
+    """
+    if services.answers.submit(Answer(compute, delivery, label, target=target)):
         return True
     services.log_busy()
     busy = blocks.notice_message(BUSY_TEXT)

@@ -18,6 +18,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Index,
@@ -273,4 +274,44 @@ class CorrectionDelivery(Base):
     claimed_by: Mapped[str] = mapped_column(String(64))
     lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReplyOutbox(Base):
+    """A reply that met a Retry-After (or a deploy) before Slack accepted it.
+
+    Kept so that the next process posts it when the process that computed it
+    stops. ``attempts`` is the fencing token, as in :class:`DigestDelivery`:
+    every take-over or send attempt increments it, and every update is
+    conditional on the value its owner saw. ``reply_key`` travels in a thread
+    reply's message metadata, so a process taking over a row that was being
+    sent can look for the message before posting it again. No token is kept:
+    the workspace's token is looked up when the reply is sent.
+    """
+
+    __tablename__ = "reply_outbox"
+    __table_args__ = (
+        UniqueConstraint("reply_key", name="uq_reply_outbox_key"),
+        Index("ix_reply_outbox_due", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reply_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # bot.outbox.ReplyKind
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32), default="")
+    thread_ts: Mapped[str] = mapped_column(String(32), default="")
+    response_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # cleared when done
+    response_type: Mapped[str] = mapped_column(String(16), default="ephemeral")
+    replace_original: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # text, blocks, metadata
+    cites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))  # bot.state.outbox.OutboxStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)  # others may take it after this
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

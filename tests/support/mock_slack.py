@@ -185,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, out_headers, body = self.server.mock._dispatch(
             self.command, self.path, headers, raw
         )
+        self.server.mock._hold_answer(self.path, status)
         self.send_response(status)
         for name, value in out_headers.items():
             self.send_header(name, value)
@@ -254,6 +255,8 @@ class MockSlack(OAuthMixin):
         self._rng = random.Random(seed)
         self._last_ts_us = 0
         self._view_seq = 0
+
+        self._held: dict[str, threading.Event] = {}
 
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -420,6 +423,24 @@ class MockSlack(OAuthMixin):
             queue = self._failures.setdefault(method, deque())
             queue.extend([failure] * count)
 
+    def hold_answers(self, method: str) -> threading.Event:
+        """Accept calls to `method` (recorded, messages stored) but hold each HTTP answer.
+
+        The answer is written once the returned event is set (or after 30 s): "Slack got the
+        post, the app never heard back" — for crash-between-post-and-record tests. Only
+        successful calls are held; a queued failure is answered at once.
+        """
+        release = threading.Event()
+        with self._cond:
+            self._held["/api/" + method] = release
+        return release
+
+    def _hold_answer(self, path: str, status: int) -> None:
+        with self._cond:
+            release = self._held.get(urlsplit(path).path) if status == 200 else None
+        if release is not None:
+            release.wait(timeout=30)
+
     def error_for_channel(self, channel: str, error: str) -> None:
         """chat.postMessage to `channel` answers HTTP 200 `{"ok": false, "error": error}`.
 
@@ -469,6 +490,9 @@ class MockSlack(OAuthMixin):
         """
         with self._cond:
             self.calls.clear()
+            for release in self._held.values():
+                release.set()
+            self._held.clear()
             self._failures.clear()
             self._channel_errors.clear()
             self._history.clear()

@@ -55,6 +55,8 @@ class SlackMessage:
     blocks: list[Block] = field(default_factory=list)
     # Claims this message shows in full; a public post of it is recorded as citing them.
     cites: tuple[str, ...] = ()
+    # Slack message metadata (chat.postMessage only): how a resumed reply is found again.
+    metadata: dict[str, Any] | None = None
     _payload: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
@@ -66,6 +68,8 @@ class SlackMessage:
         if self._payload is None:
             blocks = [block.to_dict() for block in self.blocks]
             self._payload = {"text": self.text, "blocks": blocks}
+            if self.metadata is not None:
+                self._payload["metadata"] = self.metadata
         return self._payload
 
     def size(self) -> int:

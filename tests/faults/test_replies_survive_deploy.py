@@ -1,0 +1,160 @@
+"""Mention replies survive a deploy (SIGTERM) and a crash (SIGKILL), and are posted once.
+
+Real ``ai-race serve`` processes share one database; the mock Slack Web API
+answers the replies 429 with a Retry-After. Before this, SIGTERM during the
+wait lost every reply, and Slack does not retry an event it saw acknowledged.
+Short outbox settings (lease and poll 1 s, drain 1 s) keep each test to seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from bot.state.models import ReplyOutbox
+from tests.support.app_server import SIGNING_SECRET, RunningApp, running_app
+from tests.support.mock_slack import MockSlack
+from tests.support.signing import FORM, JSON, event_body, post, signed_headers, slash_command_body
+
+FAST_OUTBOX = {
+    "AI_RACE_OUTBOX_LEASE_SECONDS": "1",
+    "AI_RACE_OUTBOX_INTERVAL_SECONDS": "1",
+    "AI_RACE_DRAIN_SECONDS": "1",
+}
+_ids = itertools.count()
+
+
+def _server(mock: MockSlack, db_url: str, tmp_path: Path, workers: int = 1):  # type: ignore[no-untyped-def]
+    return running_app(mock.base_url, db_url, tmp_path, workers=workers, **FAST_OUTBOX)
+
+
+def _mention(app: RunningApp, channel: str = "C9") -> str:
+    n = next(_ids)
+    thread_ts = f"{1700000000 + n}.000100"
+    event = {
+        "type": "app_mention",
+        "user": "U123",
+        "channel": channel,
+        "text": "<@UBOT> open source models",
+        "ts": thread_ts,
+    }
+    body = event_body(event, event_id=f"EvOut{n}x{os.getpid()}")
+    status, _, _ = post(
+        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON)
+    )
+    assert status == 200
+    return thread_ts
+
+
+def _command(app: RunningApp, response_url: str) -> None:
+    body = slash_command_body("distillation", response_url=response_url)
+    status, _, _ = post(
+        app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=FORM)
+    )
+    assert status == 200
+
+
+def _rows(engine: Engine) -> list[ReplyOutbox]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(ReplyOutbox)))
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)  # polling observable state (database rows), bounded by the deadline
+
+
+def _stop(app: RunningApp, sig: int = signal.SIGTERM) -> None:
+    app.process.send_signal(sig)
+    app.process.wait(timeout=15)
+
+
+def _threads_posted(mock: MockSlack) -> list[str]:
+    return [m["thread_ts"] for m in mock.posted()]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_replies_waiting_for_retry_after_survive_sigterm_and_go_out_once(
+    db_url: str, db_engine: Engine, tmp_path: Path
+) -> None:
+    with MockSlack() as mock:
+        mock.fail_next("chat.postMessage", status=429, retry_after=4, count=4)
+        mock.fail_next("response", status=429, retry_after=4, count=1)
+        with _server(mock, db_url, tmp_path) as first:
+            threads = [_mention(first) for _ in range(4)]
+            _command(first, mock.response_url("slash"))  # a slash command's answer waits too
+            mock.wait_for("chat.postMessage", 4, status=429, timeout=15)
+            _until("all 5 replies are in the outbox", lambda: len(_rows(db_engine)) == 5)
+            _stop(first)
+            assert "5 replies kept in the outbox" in first.log()
+        # The first process posted nothing: the deploy cut it short.
+        assert mock.posted() == [] and not mock.calls_to("response", status=200)
+        with _server(mock, db_url, tmp_path):
+            mock.wait_for("chat.postMessage", 4, status=200, timeout=20)
+            _until("every row is sent", lambda: {r.status for r in _rows(db_engine)} == {"sent"})
+        assert sorted(_threads_posted(mock)) == sorted(threads)
+        assert [c.params["key"] for c in mock.calls_to("response", status=200)] == ["slash"]
+        for message in mock.posted():
+            assert message["metadata"]["event_type"] == "ai_race_reply"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_processes_resuming_one_outbox_post_each_reply_once(
+    db_url: str, db_engine: Engine, tmp_path: Path
+) -> None:
+    with MockSlack() as mock:
+        mock.fail_next("chat.postMessage", status=429, retry_after=5, count=10)
+        with _server(mock, db_url, tmp_path) as first:
+            threads = [_mention(first, channel=f"C{n}") for n in range(10)]
+            mock.wait_for("chat.postMessage", 10, status=429, timeout=15)
+            _until("all 10 replies are in the outbox", lambda: len(_rows(db_engine)) == 10)
+            _stop(first)
+        # Three resumers (two workers of one server, one of another) race for the same rows.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_server(mock, db_url, tmp_path, workers=2))
+            stack.enter_context(_server(mock, db_url, tmp_path))
+            _until("every row is sent", lambda: {r.status for r in _rows(db_engine)} == {"sent"})
+        assert sorted(_threads_posted(mock)) == sorted(threads)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_crash_between_post_and_record_does_not_post_twice(
+    db_url: str, db_engine: Engine, tmp_path: Path
+) -> None:
+    with MockSlack() as mock:
+        mock.fail_next("chat.postMessage", status=429, retry_after=1, count=1)
+        release = mock.hold_answers("chat.postMessage")  # Slack takes the post, never answers
+        with _server(mock, db_url, tmp_path) as first:
+            thread = _mention(first)
+            mock.wait_for("chat.postMessage", 1, status=200, timeout=15)
+            [row] = _rows(db_engine)
+            assert row.status == "sending"
+            workers = _children(first.process.pid)
+            first.process.send_signal(signal.SIGKILL)  # the master first: no worker respawns
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            first.process.wait(timeout=15)
+        release.set()
+        with _server(mock, db_url, tmp_path) as second:
+            _until("the row is settled", lambda: _rows(db_engine)[0].status == "sent")
+            assert "already in its thread" in second.log()
+        assert _threads_posted(mock) == [thread]
+        assert len(mock.calls_to("chat.postMessage", status=200)) == 1
+        assert _rows(db_engine)[0].message_ts == mock.posted()[0]["ts"]
