@@ -279,6 +279,27 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _gunicorn_options(
+    args: argparse.Namespace, settings: Settings, services: Services, app: App
+) -> dict[str, Any]:
+    return {
+        "bind": f"{args.host}:{settings.port}",
+        "workers": args.workers or settings.web_concurrency,
+        # Idle or stalled clients go back to the poller or time out (bot.worker).
+        "worker_class": "bot.worker.SlackThreadWorker",
+        "worker_connections": WORKER_CONNECTIONS,
+        "keepalive": KEEPALIVE_S,
+        "threads": args.threads,
+        "preload_app": True,
+        "timeout": 30,
+        "graceful_timeout": settings.drain_seconds + DRAIN_MARGIN_S,
+        "post_fork": _post_fork(services, settings, team_clients(settings, app, services)),
+        "worker_exit": _worker_exit(services, settings),
+        "accesslog": "-" if args.access_log else None,
+        "loglevel": "info" if args.verbose else "warning",
+    }
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load, check and announce everything, then serve until stopped."""
     settings = load_settings(socket_mode=args.socket, port=args.port)
@@ -301,22 +322,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         SocketModeHandler(app, settings.app_token).start()
         return 0
     workers = args.workers or settings.web_concurrency
-    options = {
-        "bind": f"{args.host}:{settings.port}",
-        "workers": workers,
-        # Idle or stalled clients go back to the poller or time out (bot.worker).
-        "worker_class": "bot.worker.SlackThreadWorker",
-        "worker_connections": WORKER_CONNECTIONS,
-        "keepalive": KEEPALIVE_S,
-        "threads": args.threads,
-        "preload_app": True,
-        "timeout": 30,
-        "graceful_timeout": settings.drain_seconds + DRAIN_MARGIN_S,
-        "post_fork": _post_fork(services, settings, team_clients(settings, app, services)),
-        "worker_exit": _worker_exit(services, settings),
-        "accesslog": "-" if args.access_log else None,
-        "loglevel": "info" if args.verbose else "warning",
-    }
+    options = _gunicorn_options(args, settings, services, app)
     mode = "HTTP, Add to Slack" if settings.multi_workspace else "HTTP"
     print(
         f"ai-race serve: listening on http://{args.host}:{settings.port}/slack/events "
