@@ -1,7 +1,9 @@
 """The floor for the Slack-path benchmark: a Bolt app that acks and does nothing.
 
 Served by the same production server class and settings as ``ai-race serve``,
-so the difference between the two is what our app adds to an ack.
+and with the same Bolt setting (``process_before_response``: the ack function
+runs in the request thread), so the difference between the two is what our
+app adds to an ack.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
-    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    app = App(
+        client=client,
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        process_before_response=True,
+    )
 
     @app.command("/ai-race")
     def ack_only(ack: Ack) -> None:
