@@ -122,12 +122,13 @@ def rate_limit_replies(url: str, mock: MockSlack, count: int, level: int) -> Non
     mock.wait_for("chat.postMessage", count, status=429, timeout=30)
 
 
-def floor_server(api_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def floor_server(api_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": api_url}
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(port)], env=env
+        [sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(port), *extra],
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -141,6 +142,19 @@ def floor_server(api_url: str) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("floor app did not start")
+
+
+def floor_levels(mock: MockSlack, levels: list[int], requests: int, *extra: str) -> list:
+    process, url = floor_server(mock.base_url, *extra)
+    try:
+        load(f"{url}/slack/events", mock, 5, 40)  # warm-up
+        return [load(f"{url}/slack/events", mock, clients, requests) for clients in levels]
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+STOCK = "stock Bolt floor (ack only)"
 
 
 def main() -> None:
@@ -172,16 +186,8 @@ def main() -> None:
                 answered = mock.wait_for("response", _expected(row), timeout=60)
                 row["answered"] = len(answered)
                 results[limited].append(row)
-        process, url = floor_server(mock.base_url)
-        try:
-            load(f"{url}/slack/events", mock, 5, 40)
-            for clients in levels:
-                results["floor (ack only)"].append(
-                    load(f"{url}/slack/events", mock, clients, args.requests)
-                )
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+        results["floor (ack only)"] = floor_levels(mock, levels, args.requests)
+        results[STOCK] = floor_levels(mock, levels, args.requests, "--bolt-default")
 
     print(f"{'server':<40} {'clients':>7} {'reqs':>5} {'errors':>6} {'busy':>5} {'median ms':>10} "
           f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
@@ -191,7 +197,7 @@ def main() -> None:
                   f"{r['busy']:>5} "
                   f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
                   f"{r['rps']:>7.0f}")
-    for name in [n for n in results if n != "floor (ack only)"]:
+    for name in [n for n in results if "floor" not in n]:
         for ours, floor in zip(results[name], results["floor (ack only)"], strict=True):
             ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]
             print(f"{name}: p99 at {ours['clients']} clients is {ratio:.2f}x the floor")

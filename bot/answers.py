@@ -45,8 +45,9 @@ from bot.core.blocks import SlackMessage
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 4
-"""Answers are CPU-bound: more runnable threads would only take GIL time from request threads."""
+DEFAULT_WORKERS = 2
+"""Answers are CPU-bound: a second thread overlaps one answer's post with another's matching;
+more would only take GIL time from the request threads that send acks (BENCHMARKS.md)."""
 DEFAULT_CAPACITY = 200
 MAX_ATTEMPTS = 6
 """A reply still refused after this many tries is given up (logged): Slack keeps refusing it."""

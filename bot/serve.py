@@ -21,6 +21,7 @@ import gc
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -56,6 +57,14 @@ RELOAD_INTERVAL = 30.0
 WORKER_CONNECTIONS = 250  # open connections per worker; more wait in the listen backlog
 KEEPALIVE_S = 2  # an idle connection is closed after this; Slack opens new ones anyway
 DRAIN_MARGIN_S = 5  # gunicorn's graceful timeout beyond the drain: requests, then exit
+GIL_SWITCH_INTERVAL_S = 0.001
+"""How long a CPU-bound answer thread may keep the GIL while a request thread waits for it.
+
+Python's default is 5 ms, and a request thread waits for the GIL after every
+socket read and write: with answers being matched in the same process, an ack
+took several such waits. 1 ms cut ack latency (BENCHMARKS.md) for a little
+more switching in the answer threads.
+"""
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -235,6 +244,7 @@ def _post_fork(
     def hook(_server: Any, _worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
         start_resumer(services, settings, client_for)
