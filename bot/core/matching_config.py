@@ -31,18 +31,18 @@ class ConfidenceModel(BaseModel):
 
     # Defaults: the fit shipped in config/matching.yaml, so a store without
     # that file (tests, a bare checkout) decides the same way.
-    intercept: float = -7.0398
+    intercept: float = -7.0665
     weights: dict[Feature, float] = Field(
         default_factory=lambda: {
-            Feature.LEXICAL: 1.7427,
-            Feature.COVERAGE: 4.0461,
-            Feature.ENOUGH_WORDS: -0.0521,
-            Feature.COSINE: 3.1504,
-            Feature.REST_COSINE: 0.3506,
-            Feature.SHORTNESS: -0.9236,
-            Feature.PHRASE: 3.2317,
-            Feature.CLOSEST_MEANING: 1.6999,
-            Feature.NAMES_ONLY: 1.4138,
+            Feature.LEXICAL: 1.9118,
+            Feature.COVERAGE: 3.9303,
+            Feature.ENOUGH_WORDS: -0.0051,
+            Feature.COSINE: 3.0946,
+            Feature.REST_COSINE: 0.4427,
+            Feature.SHORTNESS: -0.9592,
+            Feature.PHRASE: 3.0629,
+            Feature.CLOSEST_MEANING: 1.9056,
+            Feature.NAMES_ONLY: 1.4442,
         }
     )
     threshold: float = Field(0.5, gt=0, lt=1)  # answer at or above this (or on clear words)
