@@ -204,3 +204,25 @@ def test_a_torn_or_foreign_index_state_is_refused(seeds: Matcher) -> None:
 def test_an_index_of_another_store_is_refused(seeds: Matcher, toy: Matcher) -> None:
     with pytest.raises(ValueError, match="index of 3 claims"):
         Matcher(seeds.store, index=toy.index)
+
+
+def test_the_candidate_pool_bound_drops_only_claims_that_cannot_make_the_pool() -> None:
+    """MaxScore with a top-k bar proposes exactly what scoring every claim would.
+
+    With a pool of 3 and every word lazy, the bound prunes on most queries;
+    without lazy words nothing is pruned. Both must propose the same claims
+    (ties going to the lower index) with the same evidence.
+    """
+    store = load_store(REPO_CLAIMS)
+    full = Matcher(store, candidate_pool=3)
+    pruned = Matcher(store, candidate_pool=3, common_postings=1, dense_merge_at=0)
+    compared = 0
+    for query in _eval_queries():
+        a, b = full.candidates(query), pruned.candidates(query)
+        if a is None or b is None:
+            assert a is b, query
+            continue
+        assert a.indices.tolist() == b.indices.tolist(), query
+        assert np.allclose(a.features, b.features), query
+        compared += a.indices.size == 3
+    assert compared > 50  # the pool was full, so the bound had work to do

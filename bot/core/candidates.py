@@ -24,7 +24,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.core.index import TermIndex, edits_allowed, joinable
+from bot.core.index import TF_BONUS, TermIndex, edits_allowed, joinable
 from bot.core.match_types import FieldKind, Hit
 from bot.core.text import is_content_word, stem
 
@@ -76,6 +76,18 @@ def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
     return key + weak_credit * ((strengths >= WEAK_STRENGTH) & ~key)
 
 
+def _best(rank: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` highest ranks, ties to the earliest row: the same whatever else is there.
+
+    Rows follow ascending claim index, so a tie goes to the lower index
+    however many other claims were scored (pruning may drop some).
+    """
+    kth = np.partition(rank, rank.size - k)[rank.size - k]
+    above = np.flatnonzero(rank > kth)
+    ties = np.flatnonzero(rank == kth)[: k - above.size]
+    return np.sort(np.concatenate((above, ties)))
+
+
 class CandidateFinder:
     """Query words -> units -> candidate claims, over one immutable TermIndex."""
 
@@ -85,9 +97,11 @@ class CandidateFinder:
         *,
         common_postings: int | None = None,
         dense_merge_at: int = DENSE_MERGE_AT,
+        pool: int = CANDIDATE_POOL,
     ) -> None:
         self.index = index
         self._dense_merge_at = dense_merge_at
+        self._pool = pool
         # Above this many postings a word is "common" and scored lazily (MaxScore).
         self._common_postings = common_postings or max(2_000, max(index.size, 1) // 50)
 
@@ -190,35 +204,37 @@ class CandidateFinder:
                 unit.weight *= DIGIT_WEIGHT
 
     # ------------------------------------------------------------- scoring
-    def propose(self, units: Sequence[Unit], need_coverage: float, weak_credit: float) -> Proposal:
+    def propose(self, units: Sequence[Unit], weak_credit: float) -> Proposal:
         """Every claim explaining at least ``CANDIDATE_COVERAGE`` of the query, at most a pool.
 
-        The best ``CANDIDATE_POOL`` by word evidence (coverage plus tf bonus)
-        are kept; a claim sharing no word with the query is never proposed.
+        The best ``pool`` (``CANDIDATE_POOL``) by word evidence (coverage plus tf bonus,
+        ties to the lower claim index) are kept; a claim sharing no word with
+        the query is never proposed.
         """
         total_weight = sum(u.weight for u in units)
-        floor = min(CANDIDATE_COVERAGE, need_coverage) * total_weight
-        indices, mass, boost, matched = self.score(units, floor, weak_credit)
+        floor = CANDIDATE_COVERAGE * total_weight
+        indices, mass, boost, matched = self.score(units, floor, weak_credit, self._pool)
         coverage = mass / total_weight
         keep = coverage >= CANDIDATE_COVERAGE - 1e-9
         indices, coverage = indices[keep], coverage[keep]
         boost, matched = boost[keep], matched[keep]
-        if indices.size > CANDIDATE_POOL:
-            rank = coverage + boost / total_weight
-            top = np.argpartition(-rank, CANDIDATE_POOL)[:CANDIDATE_POOL]
+        if indices.size > self._pool:
+            top = _best(coverage + boost / total_weight, self._pool)
             indices, coverage, matched = indices[top], coverage[top], matched[top]
         return Proposal(indices, coverage, matched)
 
     def _unit_vector(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Claims explaining this unit: the best strength per claim, and its tf bonus."""
+        """Claims explaining this unit: the best strength per claim, and its tf bonus.
+
+        Several spellings are merged by sorting their few postings; long ones
+        are merged densely by ``_dense_best`` instead.
+        """
         if len(unit.alternatives) == 1:
             tid, penalty, _ = unit.alternatives[0]
             claims, weights, boosts = self.index.postings(tid)
             return claims, weights * penalty, boosts * penalty
         parts = [self.index.postings(t) for t, _, _ in unit.alternatives]
         penalties = [penalty for _, penalty, _ in unit.alternatives]
-        if sum(len(c) for c, _, _ in parts) > self._dense_merge_at:
-            return self._dense_max(parts, penalties)
         claims = np.concatenate([c for c, _, _ in parts])
         weights = np.concatenate([w * p for (_, w, _), p in zip(parts, penalties, strict=True)])
         boosts = np.concatenate([b * p for (_, _, b), p in zip(parts, penalties, strict=True)])
@@ -228,74 +244,152 @@ class CandidateFinder:
         first[1:] = claims[1:] != claims[:-1]
         return claims[first], weights[first], boosts[first]
 
-    def _dense_max(
-        self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], penalties: list[float]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-claim best strength over several long posting lists, in O(N + postings).
-
-        Each posting list holds a claim at most once, so fancy-index assignment
-        is exact; this avoids sorting tens of thousands of entries per word.
-        """
-        best = np.zeros(self.index.size, dtype=np.float32)
-        best_boost = np.zeros(self.index.size, dtype=np.float32)
-        for (claims, weights, boosts), penalty in zip(parts, penalties, strict=True):
-            strength = weights * penalty
-            take = strength > best[claims]
-            best[claims[take]] = strength[take]
-            best_boost[claims[take]] = boosts[take] * penalty
-        claims = np.flatnonzero(best).astype(np.int32)
-        return claims, best[claims], best_boost[claims]
-
     def _postings_size(self, unit: Unit) -> int:
         return sum(self.index.postings_count(t) for t, _, _ in unit.alternatives)
 
     def score(
-        self, units: Sequence[Unit], needed_mass: float, weak_credit: float
+        self, units: Sequence[Unit], needed_mass: float, weak_credit: float, pool: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate claims with their matched mass, tf bonus and count of matched words.
+        """Claims that may reach ``needed_mass``, with mass, tf bonus and matched words.
 
-        Exact, but pruned like MaxScore: words found in many claims (think
-        "china", "models") are only looked up for claims that rare words have
-        already made able to reach ``needed_mass``. A long pasted message full
-        of common words thus costs little more than its rare words do.
+        Exact, but pruned like MaxScore: the words with the longest posting
+        lists (think "china", "models", "source") that together weigh less
+        than ``needed_mass`` cannot make a claim a candidate on their own, so
+        they are only looked up for the claims the other words proposed. A
+        long pasted message full of common words thus costs little more than
+        its rarer words do. With ``pool``, claims that cannot be among the
+        ``pool`` best by mass plus tf bonus are dropped as well (see ``_bound``).
         """
         scored = [u for u in units if u.alternatives]
-        common: list[Unit] = []
-        rare: list[Unit] = []
-        for unit in scored:
-            (common if self._postings_size(unit) > self._common_postings else rare).append(unit)
-        common_mass = sum(u.weight for u in common)
-        if not rare or not common or common_mass >= needed_mass:
-            mass, boost, matched = self._accumulate(scored, weak_credit)
-            candidates = np.flatnonzero(mass > 0)
-            return candidates, mass[candidates], boost[candidates], matched[candidates]
-        mass, boost, matched = self._accumulate(rare, weak_credit)
-        candidates = np.flatnonzero(mass + common_mass >= needed_mass - 1e-9)
-        mass, boost, matched = mass[candidates], boost[candidates], matched[candidates]
-        for unit in common:
+        lazy, lazy_mass = self._lazy_words(scored, needed_mass)
+        eager = [u for u in scored if all(u is not other for other in lazy)]
+        if not lazy or not eager:
+            return self._passing(self._accumulate(scored, weak_credit), needed_mass)
+        arrays = self._accumulate(eager, weak_credit)
+        candidates = np.flatnonzero(arrays[0] + lazy_mass >= needed_mass - 1e-9)
+        if pool and candidates.size > pool:
+            candidates = self._bound(arrays, candidates, lazy, needed_mass, pool)
+        if candidates.size > self._common_postings:
+            # Too many to look up: first add the lazy words' mass whole, which
+            # leaves only the claims that really reach ``needed_mass``.
+            total = (arrays[0] + self._mass(lazy))[candidates]
+            candidates = candidates[total >= needed_mass - 1e-9]
+            if candidates.size > self._common_postings:
+                mass, boost, matched = self._accumulate(lazy, weak_credit, arrays)
+                return candidates, mass[candidates], boost[candidates], matched[candidates]
+        mass, boost, matched = (a[candidates] for a in arrays)
+        for unit in lazy:
             strengths, boosts = self._lookup(unit, candidates)
             mass += strengths * unit.weight
             boost += boosts * unit.weight
             matched += _credit(strengths, weak_credit)
         return candidates, mass, boost, matched
 
+    @staticmethod
+    def _bound(
+        arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
+        candidates: np.ndarray,
+        lazy: Sequence[Unit],
+        needed_mass: float,
+        pool: int,
+    ) -> np.ndarray:
+        """The candidates that may still be among the ``pool`` best (MaxScore's top-k bound).
+
+        What the eager words gave a claim is a lower bound of its rank (mass
+        plus tf bonus); the lazy words can add at most their weight each
+        (strength <= 1, bonus < TF_BONUS). Claims sure to pass ``needed_mass``
+        set the bar: the ``pool``-th best of their lower bounds. A claim whose
+        upper bound is below the bar cannot make the pool. Exact: ties stay.
+        """
+        mass, boost = arrays[0][candidates], arrays[1][candidates]
+        lower = mass + boost
+        sure = lower[mass >= needed_mass]
+        if sure.size < pool:
+            return candidates
+        bar = np.partition(sure, sure.size - pool)[sure.size - pool]
+        headroom = sum(u.weight for u in lazy) * (1 + TF_BONUS)
+        return candidates[lower + headroom >= bar - 1e-9]
+
+    def _lazy_words(self, scored: Sequence[Unit], needed_mass: float) -> tuple[list[Unit], float]:
+        """The longest posting lists whose words together weigh less than ``needed_mass``.
+
+        A word's strength in a claim is at most 1, so a claim holding only
+        these words has less mass than needed: they never propose a claim.
+        """
+        lazy: list[Unit] = []
+        lazy_mass = 0.0
+        for unit in sorted(scored, key=self._postings_size, reverse=True):
+            if self._postings_size(unit) <= self._common_postings:
+                break
+            if lazy_mass + unit.weight < needed_mass:
+                lazy.append(unit)
+                lazy_mass += unit.weight
+        return lazy, lazy_mass
+
+    @staticmethod
+    def _passing(
+        arrays: tuple[np.ndarray, np.ndarray, np.ndarray], needed_mass: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Claims whose accumulated mass reaches ``needed_mass``, with their three sums."""
+        mass, boost, matched = arrays
+        candidates = np.flatnonzero((mass > 0) & (mass >= needed_mass - 1e-9))
+        return candidates, mass[candidates], boost[candidates], matched[candidates]
+
     def _accumulate(
-        self, units: Sequence[Unit], weak_credit: float
+        self,
+        units: Sequence[Unit],
+        weak_credit: float,
+        into: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense per-claim mass, tf bonus and matched-word count over ``units``.
 
         Added in place, unit by unit: a unit's claims are distinct, so fancy
         indexing is exact, and it is 5x faster than one weighted ``bincount``
         over the concatenated postings (same float64 sums, in the same order).
+        A word with several long alternatives is merged into a dense per-claim
+        best and added as a whole array (adding 0.0 elsewhere changes nothing).
+        ``into``: add to these arrays instead of new ones.
         """
         n = self.index.size
-        mass, boost, matched = np.zeros(n), np.zeros(n), np.zeros(n)
+        mass, boost, matched = into or (np.zeros(n), np.zeros(n), np.zeros(n))
         for unit in units:
-            claims, strengths, boosts = self._unit_vector(unit)
-            mass[claims] += strengths * unit.weight
-            boost[claims] += boosts * unit.weight
-            matched[claims] += _credit(strengths, weak_credit)
+            dense = self._dense_best(unit)
+            if dense is None:
+                claims, strengths, boosts = self._unit_vector(unit)
+                mass[claims] += strengths * unit.weight
+                boost[claims] += boosts * unit.weight
+                matched[claims] += _credit(strengths, weak_credit)
+            else:
+                mass += dense[0] * unit.weight
+                boost += dense[1] * unit.weight
+                matched += _credit(dense[0], weak_credit)
         return mass, boost, matched
+
+    def _mass(self, units: Sequence[Unit]) -> np.ndarray:
+        """Dense per-claim mass over ``units`` alone (no tf bonus, no word count)."""
+        mass = np.zeros(self.index.size)
+        for unit in units:
+            dense = self._dense_best(unit)
+            if dense is None:
+                claims, strengths, _ = self._unit_vector(unit)
+                mass[claims] += strengths * unit.weight
+            else:
+                mass += dense[0] * unit.weight
+        return mass
+
+    def _dense_best(self, unit: Unit) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-claim best strength and tf bonus as dense arrays, for long multi-spelling words."""
+        if len(unit.alternatives) == 1 or self._postings_size(unit) <= self._dense_merge_at:
+            return None
+        best = np.zeros(self.index.size, dtype=np.float32)
+        best_boost = np.zeros(self.index.size, dtype=np.float32)
+        for tid, penalty, _ in unit.alternatives:
+            claims, weights, boosts = self.index.postings(tid)
+            strength = weights * penalty
+            take = strength > best[claims]
+            best[claims[take]] = strength[take]
+            best_boost[claims[take]] = boosts[take] * penalty
+        return best, best_boost
 
     def _lookup(self, unit: Unit, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Strength and tf bonus of ``unit`` for each candidate (sorted claim indices)."""

@@ -21,7 +21,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from bot.core.candidates import MAX_QUERY_WORDS, CandidateFinder, Unit
+from bot.core.candidates import (
+    CANDIDATE_POOL,
+    DENSE_MERGE_AT,
+    MAX_QUERY_WORDS,
+    CandidateFinder,
+    Unit,
+)
 from bot.core.escape import searchable
 from bot.core.index import TermIndex, meaning_text
 from bot.core.index_cache import load_or_build
@@ -56,6 +62,7 @@ class Matcher:
         *,
         common_postings: int | None = None,
         dense_merge_at: int | None = None,
+        candidate_pool: int | None = None,
         embedder: Embedder | None = None,
         index: TermIndex | None = None,
     ) -> None:
@@ -80,8 +87,12 @@ class Matcher:
                 raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
             self._vectors = claim_vectors(self._embedder, [meaning_text(c) for c in store])
         self.index = index
-        tuning = {} if dense_merge_at is None else {"dense_merge_at": dense_merge_at}
-        self.finder = CandidateFinder(self.index, common_postings=common_postings, **tuning)
+        self.finder = CandidateFinder(
+            index,
+            common_postings=common_postings,
+            dense_merge_at=DENSE_MERGE_AT if dense_merge_at is None else dense_merge_at,
+            pool=candidate_pool or CANDIDATE_POOL,
+        )
         self.judge = Judge(
             store,
             self.index,
@@ -129,9 +140,7 @@ class Matcher:
         units = self.finder.units(query_words)
         if not units or not self.size or not any(u.alternatives for u in units):
             return None
-        need_coverage, _ = self.judge.thresholds(len(units))
-        weak_credit = self.judge.weak_credit(len(units))
-        proposal = self.finder.propose(units, need_coverage, weak_credit)
+        proposal = self.finder.propose(units, self.judge.weak_credit(len(units)))
         if proposal.indices.size == 0:
             return None
         return self.judge.judge(query, query_words, units, proposal)
