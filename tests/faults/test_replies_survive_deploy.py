@@ -109,6 +109,22 @@ def test_replies_waiting_for_retry_after_survive_sigterm_and_go_out_once(
             assert message["metadata"]["event_type"] == "ai_race_reply"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sigterm_drains_replies_due_within_the_drain_timeout(
+    db_url: str, db_engine: Engine, tmp_path: Path
+) -> None:
+    with MockSlack() as mock:
+        mock.fail_next("chat.postMessage", status=429, retry_after=1, count=1)
+        env = {**FAST_OUTBOX, "AI_RACE_DRAIN_SECONDS": "10"}
+        with running_app(mock.base_url, db_url, tmp_path, workers=1, **env) as app:
+            thread = _mention(app)
+            mock.wait_for("chat.postMessage", 1, status=429, timeout=15)
+            _stop(app)  # the reply is due in 1 s, well within the drain: posted before exit
+            assert "kept in the outbox" not in app.log()
+        assert _threads_posted(mock) == [thread]
+        assert [r.status for r in _rows(db_engine)] == ["sent"]
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_processes_resuming_one_outbox_post_each_reply_once(
     db_url: str, db_engine: Engine, tmp_path: Path
