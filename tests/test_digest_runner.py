@@ -310,7 +310,8 @@ def test_429_with_retry_after_is_honoured_and_delivered_once(
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 429, 200]
     assert sleeps.count(7.0) == 2
     assert posts_per_channel(slack) == {"C1": 1}
-    assert not slack.calls_to("conversations.history")  # a 429 is a clear "not posted"
+    # The day's one look before its first post; a 429 is a clear "not posted": no more looks.
+    assert len(slack.calls_to("conversations.history")) == 1
 
 
 def test_our_retry_is_the_only_one_even_if_the_client_has_sdk_handlers(
@@ -356,7 +357,7 @@ def test_server_errors_are_retried_after_checking_history(
     report = runner_for(db_engine, slack, clock, sleeps).run_once()
     assert [o.status for o in report.outcomes] == ["posted"]
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [500, 503, 200]
-    assert len(slack.calls_to("conversations.history")) == 2
+    assert len(slack.calls_to("conversations.history")) == 1 + 2  # the day's look, one per 5xx
     assert sleeps[:1] == [1.0] and 2.0 in sleeps  # exponential back-off
     assert posts_per_channel(slack) == {"C1": 1}
 
@@ -431,7 +432,7 @@ def test_a_revoked_token_pauses_the_whole_team_with_one_call(
     slack.invalid_tokens.add("xoxb-test")
     report = runner_for(db_engine, slack, clock, max_workers=1).run_once()
     assert {o.status for o in report.outcomes} == {"paused"}
-    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls) == 1  # the first channel's look before posting was refused
     assert {get_subscription(db_engine, TEAM, f"C{i}").paused_reason for i in range(5)} == {  # type: ignore[union-attr]
         "invalid_auth"
     }
@@ -588,6 +589,37 @@ def test_an_unreachable_slack_leaves_the_row_for_the_next_run(
         db_engine, closed, clock, sleeps, client=client, max_server_retries=2, channel_interval=0
     )
     outcome = runner.run_once().outcomes[0]
-    assert outcome.status == "unknown"
-    assert sleeps == [1.0, 2.0]  # bounded back-off, then give the row back
-    assert ledger(db_engine)["C1"].status == "unknown"
+    assert outcome.status == "unknown"  # the day's look could not be made: nothing posted
+    assert ledger(db_engine)["C1"].status == "unknown"  # the next run looks again
+    outcome = runner.run_once().outcomes[0]  # taken over: it looks first, then never posts
+    assert outcome.status == "unknown" and sleeps == []
+
+
+def test_a_lost_ledger_does_not_double_the_day_s_digests(
+    db_engine: Engine, slack: MockSlack, clock: Clock
+) -> None:
+    """The database comes back from a backup taken before today's digests: same subscriptions,
+    no ledger rows. The channels already hold today's digests, so none is posted again, and
+    each channel's history is read once that day (a 429 on it is waited out, not skipped)."""
+    add_subs(db_engine, ("C1", "09:00", "UTC"), ("C2", "09:00", "UTC"))
+    first = runner_for(db_engine, slack, clock, runner_id="before").run_once()
+    assert [o.status for o in first.outcomes] == ["posted", "posted"]
+    with db_engine.begin() as connection:  # the restore: ledger and rotation records gone
+        connection.execute(DigestDelivery.__table__.delete())
+        connection.execute(DigestSentClaim.__table__.delete())
+    looked = len(slack.calls_to("conversations.history", status=200))
+    slack.fail_next("conversations.history", status=429, retry_after=3)
+
+    clock.advance(timedelta(hours=2))
+    sleeps: list[float] = []
+    after = runner_for(db_engine, slack, clock, sleeps, runner_id="after", max_workers=1)
+    report = after.run_once()
+    assert [o.status for o in report.outcomes] == ["reconciled", "reconciled"]
+    assert posts_per_channel(slack) == {"C1": 1, "C2": 1}
+    assert {row.message_ts for row in ledger(db_engine).values()} == {
+        message["ts"] for message in slack.posted()
+    }
+    assert 3.0 in sleeps  # Retry-After honoured
+    assert [o.status for o in after.run_once().outcomes] == ["already_posted"] * 2
+    calls = slack.calls_to("conversations.history", status=200)[looked:]
+    assert sorted(call.params["channel"] for call in calls) == ["C1", "C2"]  # once a day each

@@ -60,7 +60,13 @@ def store(db_engine: Engine) -> SQLAlchemyInstallationStore:
             )
         )
         subscribe(
-            db_engine, team_id, "C1", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED
+            db_engine,
+            team_id,
+            f"C{team_id}",
+            time="09:00",
+            timezone="UTC",
+            days="daily",
+            now=SUBSCRIBED,
         )
     return store
 

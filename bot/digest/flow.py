@@ -10,8 +10,11 @@ against the real ledger and Slack.
 The protocol (see :mod:`bot.digest.runner` for why it gives exactly-once):
 
 1. A row taken over from a runner that crashed (``claimed``) or lost Slack's
-   answer (``unknown``) is first looked up in the channel's history; if the
-   digest is there it is recorded, not posted again.
+   answer (``unknown``), and a new row (the day had none: perhaps the
+   database was lost), is first looked up in the channel's history; if the
+   digest is there it is recorded, not posted again. For a new row a history
+   read Slack refuses for a reason other than the channel's is no reason to
+   withhold the digest: it is posted.
 2. Before every post the lease is renewed; a runner that cannot renew stops
    (``lost_lease``).
 3. 429 → renew for the wait, sleep ``Retry-After``, retry (bounded);
@@ -196,8 +199,11 @@ class Delivery:
 
 def delivery_flow(delivery: Delivery, policy: RetryPolicy) -> Flow:
     """Take a freshly leased row to its end: reconciled, posted, or given back."""
-    if delivery.previous_status in (DeliveryStatus.CLAIMED, DeliveryStatus.UNKNOWN):
-        done = yield from _reconcile(delivery.previous_claim_ids, delivery.previous_cycles)
+    if delivery.previous_status in (None, DeliveryStatus.CLAIMED, DeliveryStatus.UNKNOWN):
+        fresh = delivery.previous_status is None
+        done = yield from _reconcile(
+            delivery.previous_claim_ids, delivery.previous_cycles, fresh=fresh
+        )
         if done is not None:
             return done
     if not delivery.claim_ids:
@@ -244,12 +250,19 @@ def _post(delivery: Delivery, policy: RetryPolicy) -> Flow:
 
 
 def _reconcile(
-    claim_ids: Sequence[str], cycles: Sequence[int]
+    claim_ids: Sequence[str], cycles: Sequence[int], *, fresh: bool = False
 ) -> Generator[Action, Any, Finished | None]:
-    """Look for the digest before posting (again); None when posting is safe."""
+    """Look for the digest before posting (again); None when posting is safe.
+
+    ``fresh``: the day had no ledger row, so nothing of ours is known to be in
+    flight; a refused read (say a missing history scope) then lets the post go
+    ahead, while a channel error still pauses.
+    """
     found: FindResult = yield FindPosted()
     if isinstance(found, Rejected):
-        return (yield from _refused(found.code, maybe_posted=True))
+        if fresh and found.code not in CHANNEL_ERRORS:
+            return None
+        return (yield from _refused(found.code, maybe_posted=not fresh))
     if isinstance(found, Ambiguous):
         yield Release(DeliveryStatus.UNKNOWN, f"reconcile failed: {found.error}")
         return Finished(OutcomeStatus.UNKNOWN, error=found.error)

@@ -1,16 +1,11 @@
 """Deliver due digests exactly once per (team, channel, local date).
 
-The runner only decides and orchestrates; each concern has its own room:
-
-* :mod:`bot.digest.ledger` — the ``digest_deliveries`` row as fenced SQL on a
-  *lease*: acquire (``INSERT … ON CONFLICT DO NOTHING``, or take over a stale
-  row), renew, mark posted, release, pause.
-* :mod:`bot.digest.poster` — one paced Slack call at a time, answered with a
-  value (posted / rate limited / rejected / unreached / ambiguous).
-* :mod:`bot.digest.flow` — the protocol for one leased row as a generator of
-  actions (httpx's ``auth_flow`` pattern), with the retry policy.
-* :mod:`bot.digest.kinds` / :mod:`bot.digest.outcomes` — the closed sets and
-  the run's report.
+The runner only decides and orchestrates: :mod:`~bot.digest.ledger` keeps the
+``digest_deliveries`` row as fenced SQL on a *lease*; :mod:`~bot.digest.poster`
+makes one paced Slack call at a time and answers with a value;
+:mod:`~bot.digest.flow` is the protocol for one leased row as a generator of
+actions (httpx's ``auth_flow`` pattern); :mod:`~bot.digest.clock` keeps the
+clock process up; :mod:`~bot.digest.ports` names what the runner is given.
 
 How exactly-once is achieved:
 
@@ -21,13 +16,16 @@ How exactly-once is achieved:
    overwrite the new owner's outcome. The lease is renewed right before each
    post attempt and each Retry-After sleep; a runner that cannot renew does
    not post.
-3. **Takeover with reconciliation.** A row left ``claimed`` with an expired
-   lease (runner crashed) or ``unknown`` (Slack's answer was lost) may have
-   been posted; the next owner first reads the channel history
-   (``include_all_metadata``) for a message with ``event_type=ai_race_digest``
-   and that local date, and records it instead of posting again. Only a
-   ``failed`` row (Slack definitely rejected the post) is retried without
-   looking.
+3. **Look before posting.** A row taken over from a runner that crashed
+   (``claimed``) or lost Slack's answer (``unknown``) may have been posted,
+   and so may a day with no row at all (the database was lost or restored
+   from a backup): before the day's first post the owner reads the channel
+   history (``include_all_metadata``, since the local day began) for a
+   message with ``event_type=ai_race_digest`` and that local date, and
+   records it instead of posting again. That is one ``conversations.history``
+   call per channel and day: the answer is remembered in the ledger row, so
+   only a takeover looks again. A ``failed`` row (Slack definitely rejected
+   the post) is retried without looking.
 4. **No catch-up.** Only today's local date is ever due
    (:func:`bot.digest.schedule.local_date_due`), so downtime yields at most
    one digest per channel, today's; and a slot that passed before the
@@ -41,17 +39,18 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.schema import Claim
+from bot.digest.clock import first_line, run_forever
 from bot.digest.flow import (
     CHANNEL_ERRORS,
     TEAM_ERRORS,
@@ -71,6 +70,16 @@ from bot.digest.flow import (
 from bot.digest.kinds import DeliveryStatus, OutcomeStatus
 from bot.digest.ledger import DeliveryLedger, Lease, LedgerKey, load_rotation_history
 from bot.digest.outcomes import Outcome, RunReport
+from bot.digest.ports import (
+    Cited,
+    HasClaims,
+    Renderer,
+    StoreProvider,
+    TokenSource,
+    plain_render,
+    preview_pick,
+    rendered,
+)
 from bot.digest.poster import (
     EVENT_TYPE,
     ChannelPacer,
@@ -80,46 +89,21 @@ from bot.digest.poster import (
     client_without_retries,
     digest_metadata,
 )
-from bot.digest.rotation import Rotatable, RotationPick, choose_claims
-from bot.digest.schedule import local_date_due
+from bot.digest.rotation import Rotatable, choose_claims
+from bot.digest.schedule import load_zone, local_date_due
 from bot.digest.subscriptions import list_subscriptions, schedule_anchor
-from bot.state.housekeeping import DEFAULT_MISS_RETENTION, prune_state
+from bot.state.housekeeping import DEFAULT_MISS_RETENTION
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 from bot.state.workspaces import TokenLoss
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_FAILURE_S = 10.0
-"""After a failed run the next comes this soon, so a database that returns is used within ~10 s."""
 
 
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0][:200] if lines else ""
-
-
-# (claims, local date, time-zone name) -> (fallback text, blocks); an object with
-# ``payload() -> {"text", "blocks"}`` (bot.core.blocks.SlackMessage) is accepted too.
-Renderer = Callable[[Sequence[Claim], date, str], Any]
-
-
-class _HasClaims(Protocol):
-    """A claim store as the digest reads it: compact rows to rotate, bodies for the picks."""
-
-    def rows(self) -> Sequence[Rotatable]: ...
-    def get_many(self, claim_ids: Iterable[str]) -> list[Claim]: ...
-
-
-StoreProvider = Callable[[], _HasClaims]
-# (team, channel, digest ts, claims) -> None: a posted digest's claims, recorded for corrections
-Cited = Callable[[str, str, str, Sequence[Claim]], None]
-
-
-class TokenSource(Protocol):
-    """Each workspace's bot token, in multi-workspace mode (:mod:`bot.install.tokens`)."""
-
-    def token(self, team_id: str) -> str | None: ...
-    def forget(self, team_id: str, reason: TokenLoss) -> None: ...
+def local_day_start(sub: DigestSubscription, day: date) -> datetime:
+    """Midnight of ``day`` where the channel is, in UTC: no digest for ``day`` is older."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=load_zone(sub.timezone)).astimezone(
+        UTC
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +114,22 @@ class _Due:
     @property
     def key(self) -> LedgerKey:
         return (self.sub.team_id, self.sub.channel_id, self.local_date)
+
+    def outcome(self, status: OutcomeStatus, **fields: Any) -> Outcome:
+        return Outcome(self.sub.team_id, self.sub.channel_id, self.local_date, status, **fields)
+
+
+@dataclass
+class _Run:
+    """What one run's workers share: the store, the ledger rows read up front, dead teams."""
+
+    run_id: str
+    dry_run: bool
+    store: HasClaims
+    store_claims: Sequence[Rotatable]
+    existing: dict[LedgerKey, DigestDelivery]
+    dead_teams: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -143,27 +143,6 @@ class _Message:
     metadata: dict[str, Any]
     poster: Poster  # speaks with the subscription's workspace token
     claims: Sequence[Claim] = ()
-
-
-def rendered(result: Any) -> tuple[str, list[dict[str, Any]]]:
-    """``(text, blocks)`` from a renderer's result: a tuple, or a message with ``payload()``.
-
-    ``bot.core.blocks.digest_message`` returns a ``SlackMessage``; accepting
-    both lets either be injected without an adapter at every call site.
-    """
-    if hasattr(result, "payload"):
-        payload = result.payload()
-        return str(payload["text"]), list(payload.get("blocks") or [])
-    text, blocks = result
-    return str(text), list(blocks or [])
-
-
-def preview_pick(engine: Engine, claims: Sequence[Rotatable], sub: Any) -> RotationPick:
-    """The claims the channel's next digest would carry (for ``digest preview``)."""
-    with engine.connect() as connection:
-        history = load_rotation_history(connection, sub.team_id, sub.channel_id)
-    today = date.today()  # the next digest goes out today or soon after: close enough
-    return choose_claims(claims, sub.claims_per_digest, history, topics=sub.topics, today=today)
 
 
 class DigestRunner:
@@ -240,60 +219,37 @@ class DigestRunner:
         # Rotation reads ids, topics and dates only; just the picked claims are
         # materialised, so a 100,000-claim store costs no 100,000 objects here.
         store = self.store_provider()
-        store_claims = store.rows()
         existing = self.ledger.existing([item.local_date for item in due])
-        dead_teams: dict[str, str] = {}
-        lock = threading.Lock()
-
-        def work(item: _Due) -> Outcome:
-            sub = item.sub
-            with lock:
-                dead = dead_teams.get(sub.team_id)
-            if dead and not dry_run:
-                self.ledger.pause(sub, dead)
-                return Outcome(
-                    sub.team_id, sub.channel_id, item.local_date, OutcomeStatus.PAUSED, error=dead
-                )
-            try:
-                outcome = self._deliver(
-                    item, store, store_claims, existing.get(item.key), report.run_id, dry_run
-                )
-            except (SQLAlchemyError, OSError) as exc:  # an outage: one line, no traceback
-                log.error(
-                    "digest for %s/%s failed: %s: %s",
-                    sub.team_id,
-                    sub.channel_id,
-                    type(exc).__name__,
-                    _first_line(exc),
-                )
-                outcome = Outcome(
-                    sub.team_id,
-                    sub.channel_id,
-                    item.local_date,
-                    OutcomeStatus.ERROR,
-                    error=repr(exc),
-                )
-            except Exception as exc:  # one channel's bug must not stop the others
-                log.exception("digest for %s/%s failed", sub.team_id, sub.channel_id)
-                outcome = Outcome(
-                    sub.team_id,
-                    sub.channel_id,
-                    item.local_date,
-                    OutcomeStatus.ERROR,
-                    error=repr(exc),
-                )
-            if outcome.status == OutcomeStatus.PAUSED and outcome.error in TEAM_ERRORS:
-                with lock:
-                    first = sub.team_id not in dead_teams
-                    dead_teams[sub.team_id] = outcome.error
-                if first and self.tokens is not None:  # same as an uninstall
-                    self.tokens.forget(sub.team_id, TokenLoss(outcome.error))
-            return outcome
-
-        report.outcomes = self._map(work, due)
+        run = _Run(report.run_id, dry_run, store, store.rows(), existing)
+        report.outcomes = self._map(lambda item: self._work(item, run), due)
         if report.outcomes:
             log.info("digest run %s at %s: %s", report.run_id, now.isoformat(), report.counts())
         return report
+
+    def _work(self, item: _Due, run: _Run) -> Outcome:
+        """One channel's delivery; its failure is its own outcome, never the others'."""
+        sub = item.sub
+        with run.lock:
+            dead = run.dead_teams.get(sub.team_id)
+        if dead and not run.dry_run:
+            self.ledger.pause(sub, dead)
+            return item.outcome(OutcomeStatus.PAUSED, error=dead)
+        try:
+            outcome = self._deliver(item, run)
+        except Exception as exc:  # one channel's outage or bug must not stop the others
+            where = f"digest for {sub.team_id}/{sub.channel_id} failed"
+            if isinstance(exc, SQLAlchemyError | OSError):  # an outage: one line, no traceback
+                log.error("%s: %s: %s", where, type(exc).__name__, first_line(exc))
+            else:
+                log.exception(where)
+            return item.outcome(OutcomeStatus.ERROR, error=repr(exc))
+        if outcome.status == OutcomeStatus.PAUSED and outcome.error in TEAM_ERRORS:
+            with run.lock:
+                first = sub.team_id not in run.dead_teams
+                run.dead_teams[sub.team_id] = outcome.error
+            if first and self.tokens is not None:  # same as an uninstall
+                self.tokens.forget(sub.team_id, TokenLoss(outcome.error))
+        return outcome
 
     def _map(self, work: Callable[[_Due], Outcome], due: list[_Due]) -> list[Outcome]:
         if self.max_workers == 1 or len(due) == 1:
@@ -312,40 +268,18 @@ class DigestRunner:
         miss_retention: timedelta = DEFAULT_MISS_RETENTION,
         after_run: Callable[[], None] | None = None,
     ) -> None:
-        """Run every ``interval`` seconds until ``stop_event`` is set (the ``clock`` process).
+        """Run every ``interval`` seconds until ``stop_event`` is set (:mod:`bot.digest.clock`).
 
         ``after_run`` follows each run (corrections after a store change); it must not raise.
-
-        Also prunes old event ids and missed queries about once an hour
-        (:mod:`bot.state.housekeeping`; the web processes do the same).
         """
-        stop = stop_event or threading.Event()
-        last_prune = float("-inf")
-        failing: str | None = None  # the failure class being reported, once
-        log.info("digest clock started: checking every %g s", interval)
-        while not stop.is_set():
-            started = time.monotonic()
-            wait = interval
-            try:
-                self.run_once()
-                if after_run is not None:
-                    after_run()
-                if failing is not None:
-                    log.warning("digest runs work again after %s", failing)
-                    failing = None
-            except Exception as exc:
-                kind = type(exc).__name__
-                if kind != failing:  # one line per failure class, not one per minute
-                    log.error("digest run failed: %s: %s", kind, _first_line(exc))
-                    failing = kind
-                wait = min(interval, RETRY_AFTER_FAILURE_S)
-            if started - last_prune >= 3600 and failing is None:
-                try:
-                    prune_state(self.engine, miss_retention=miss_retention)
-                    last_prune = started
-                except Exception:
-                    log.warning("pruning old state failed; retrying in an hour")
-            stop.wait(max(0.0, wait - (time.monotonic() - started)))
+        run_forever(
+            self.run_once,
+            self.engine,
+            interval=interval,
+            stop_event=stop_event,
+            miss_retention=miss_retention,
+            after_run=after_run,
+        )
 
     # ------------------------------------------------------------------ decisions
 
@@ -377,46 +311,34 @@ class DigestRunner:
             return OutcomeStatus.GAVE_UP, existing.error
         return None
 
-    def _deliver(
-        self,
-        item: _Due,
-        store: _HasClaims,
-        store_claims: Sequence[Rotatable],
-        existing: DigestDelivery | None,
-        run_id: str,
-        dry_run: bool,
-    ) -> Outcome:
-        sub, day = item.sub, item.local_date
-        outcome = Outcome(sub.team_id, sub.channel_id, day, OutcomeStatus.BUSY)
+    def _deliver(self, item: _Due, run: _Run) -> Outcome:
+        existing = run.existing.get(item.key)
         settled = self._settled(existing)
         if settled is not None:
-            outcome.status = settled[0]
-            if settled[0] == OutcomeStatus.ALREADY_POSTED:
-                outcome.message_ts = settled[1]
-            else:
-                outcome.error = settled[1]
-            return outcome
-
+            status, value = settled
+            if status == OutcomeStatus.ALREADY_POSTED:
+                return item.outcome(status, message_ts=value)
+            return item.outcome(status, error=value)
+        sub, day = item.sub, item.local_date
         history = self.ledger.history(sub.team_id, sub.channel_id)
         pick = choose_claims(
-            store_claims, sub.claims_per_digest, history, topics=sub.topics, today=day
+            run.store_claims, sub.claims_per_digest, history, topics=sub.topics, today=day
         )
-        outcome.claim_ids = pick.claim_ids
+        outcome = item.outcome(OutcomeStatus.BUSY, claim_ids=pick.claim_ids)
         if not pick.claims and existing is None:
             outcome.status = OutcomeStatus.EMPTY  # skip rather than post an empty digest
             return outcome
-        claims = store.get_many(pick.claim_ids)
+        claims = run.store.get_many(pick.claim_ids)
         text, blocks = rendered(self.render(claims, day, sub.timezone))
-        if dry_run:
+        if run.dry_run:
             outcome.status, outcome.text, outcome.blocks = OutcomeStatus.WOULD_POST, text, blocks
             return outcome
-
         poster = self._poster_for(sub.team_id)
         if poster is None:  # not installed (any more) in that workspace
             self.ledger.pause(sub, TokenLoss.NOT_INSTALLED)
             outcome.status, outcome.error = OutcomeStatus.PAUSED, TokenLoss.NOT_INSTALLED.value
             return outcome
-        lease = self.ledger.acquire(sub, day, pick, run_id)
+        lease = self.ledger.acquire(sub, day, pick, run.run_id)
         if lease is None:
             return outcome  # busy: someone else holds the row
         delivery = Delivery(
@@ -426,7 +348,7 @@ class DigestRunner:
             tuple(pick.claim_ids),
             tuple(pick.cycles),
         )
-        message = _Message(sub, day, text, blocks, digest_metadata(day, run_id), poster, claims)
+        message = _Message(sub, day, text, blocks, digest_metadata(day, run.run_id), poster, claims)
         finished = self._drive(delivery_flow(delivery, self.policy), lease, message)
         outcome.status, outcome.message_ts, outcome.error = (
             finished.status,
@@ -459,48 +381,44 @@ class DigestRunner:
         if isinstance(action, Renew):
             return self._renew(lease, timedelta(seconds=action.extra))
         if isinstance(action, Post):
-            return self._post(message, sub.channel_id)
+            return self._post(message)
         if isinstance(action, Sleep):
             self.sleep(action.seconds)
             return None
         if isinstance(action, FindPosted):
-            return self._find_posted(message, lease.claimed_at)
+            return self._find_posted(message)
         if isinstance(action, MarkPosted):
-            marked = self._mark_posted(
-                lease, sub, message.day, action.ts, action.claim_ids, action.cycles
-            )
-            if marked and self.cited is not None:  # public now: recorded for corrections
-                claims = [c for c in message.claims if c.id in action.claim_ids]
-                self.cited(sub.team_id, sub.channel_id, action.ts, claims)
-            return marked
+            return self._mark_posted(lease, message, action)
         if isinstance(action, Release):
             self._release(lease, sub, action)
             return None
         raise TypeError(f"unknown digest action {action!r}")
 
-    def _renew(self, lease: Lease, extra: timedelta = timedelta(0)) -> bool:
+    def _renew(self, lease: Lease, extra: timedelta) -> bool:
         return self.ledger.renew(lease, extra)
 
-    def _post(self, message: _Message, channel: str) -> PostResult:
+    def _post(self, message: _Message) -> PostResult:
+        channel = message.sub.channel_id
         result = message.poster.post(channel, message.text, message.blocks, message.metadata)
         log.debug("post to %s: %r", channel, result)
         return result
 
-    def _find_posted(self, message: _Message, since: datetime) -> FindResult:
+    def _find_posted(self, message: _Message) -> FindResult:
+        """The day's digest in the channel's history, read since the local day began."""
         channel = message.sub.channel_id
         log.info("checking %s's history for the %s digest", channel, message.day)
+        since = local_day_start(message.sub, message.day)
         return message.poster.find_posted(channel, message.day, since)
 
-    def _mark_posted(
-        self,
-        lease: Lease,
-        sub: DigestSubscription,
-        day: date,
-        ts: str,
-        claim_ids: Sequence[str],
-        cycles: Sequence[int],
-    ) -> bool:
-        return self.ledger.mark_posted(lease, sub, day, ts, claim_ids, cycles)
+    def _mark_posted(self, lease: Lease, message: _Message, action: MarkPosted) -> bool:
+        sub = message.sub
+        marked = self.ledger.mark_posted(
+            lease, sub, message.day, action.ts, action.claim_ids, action.cycles
+        )
+        if marked and self.cited is not None:  # public now: recorded for corrections
+            claims = [c for c in message.claims if c.id in action.claim_ids]
+            self.cited(sub.team_id, sub.channel_id, action.ts, claims)
+        return marked
 
     def _release(self, lease: Lease, sub: DigestSubscription, action: Release) -> None:
         self.ledger.release(lease, action.status, action.error, pause=action.pause, sub=sub)
@@ -511,19 +429,10 @@ class DigestRunner:
             log.error("%s left %s: %s", where, action.status, action.error)
 
 
-def plain_render(
-    claims: Sequence[Claim], local_date: date, timezone: str
-) -> tuple[str, list[dict[str, Any]]]:
-    """A text-only renderer for ``--dry-run`` and tests; the app injects the Block Kit one."""
-    lines = [f"AI race digest for {local_date:%A %d %B %Y}"]
-    lines += [f"• {claim.title} ({claim.id})" for claim in claims]
-    lines.append("Discuss in the thread.")
-    return "\n".join(lines), []
-
-
 __all__ = [
     "CHANNEL_ERRORS",
     "EVENT_TYPE",
+    "Cited",
     "DigestRunner",
     "Outcome",
     "Renderer",
