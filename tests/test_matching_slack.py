@@ -96,6 +96,7 @@ def test_synonyms_are_applied_to_stems() -> None:
         ("has china invented anything new", "hassabis-no-breakthroughs"),
         ("china invent anything new", "hassabis-no-breakthroughs"),
         ("are chinese people optimistic about ai", "society-wide-adoption"),
+        ("has china rolled out ai to everyone", "society-wide-adoption"),
     ],
 )
 def test_inflections_meet_synonyms(matcher: Matcher, query: str, expected: str) -> None:
