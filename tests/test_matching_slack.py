@@ -7,6 +7,9 @@ messages, none) and for the right reason.
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from bot.core.catalog import load_catalog
@@ -207,3 +210,14 @@ def test_suggestions_are_unique_whatever_the_case(matcher: Matcher) -> None:
 def test_suggestions_include_the_nearest_title(matcher: Matcher) -> None:
     suggestions = matcher.search("jensen's leather jacket").suggestions
     assert any(s.startswith("Jensen Huang calls DeepSeek") for s in suggestions)
+
+
+def test_a_replaced_matcher_is_freed_after_answering() -> None:
+    # Per-claim name caches live on the instance: a store reload must not keep
+    # the old index alive through a class-wide cache.
+    old = load_catalog(REPO_CLAIMS).matcher
+    old.search("jensen huang's leather jacket at computex lol")
+    judge = weakref.ref(old.judge)
+    del old
+    gc.collect()
+    assert judge() is None

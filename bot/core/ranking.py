@@ -83,6 +83,9 @@ class Judge:
         self.embedder = embedder
         self.config = config
         self.analyzer = analyzer
+        # Per instance, not a class-wide functools cache: a reloaded store's
+        # old Judge (and the index it holds) must not outlive it in the cache.
+        self._names = lru_cache(maxsize=NAMES_CACHE)(self._claim_names)
 
     def thresholds(self, words: int) -> tuple[float, int]:
         """Coverage and matched words the words alone need, by query length."""
@@ -162,8 +165,7 @@ class Judge:
                 phrases[row] = None
         return phrases
 
-    @lru_cache(maxsize=NAMES_CACHE)  # noqa: B019 - one Judge per store load, freed with it
-    def _names(self, index: int) -> frozenset[str]:
+    def _claim_names(self, index: int) -> frozenset[str]:
         """Terms of a claim's entities and speaker (name, role, organisation): who, not what."""
         claim = self.store.claim_at(index)
         texts = list(claim.entities)
