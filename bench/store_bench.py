@@ -7,14 +7,16 @@ For each N (a generated store, see make_store.py), each step in a fresh process:
 * **reload one file**: a loaded ``CatalogHolder``, one claim file overwritten
   in place, then ``reload_if_changed()`` timed until the new text is served;
 * **server**: ``ai-race serve --workers 2`` (gunicorn, preload) on the warm
-  cache, against the mock Slack Web API: time from spawn to the first signed
+  cache (``server-cold``, not run by default: on an empty one), against the
+  mock Slack Web API: time from spawn to the first signed
   ``/ai-race`` answer delivered to its ``response_url``, then RSS of each process
   and the total PSS (``/proc/PID/smaps_rollup``: shared pages divided among the
   processes sharing them, so the sum is what the dyno really holds) after 200
   queries, so pages touched by answering are counted.
 
 Wall time and CPU time (user + system) are both reported: on a shared machine
-the CPU seconds are the steadier figure.
+the CPU seconds are the steadier figure. A cold load parses files in worker
+processes: their CPU is ``parse_workers_cpu_s``, not part of ``load_cpu_s``.
 
     python bench/store_bench.py --sizes 10000,100000 [--out bench/results/store.json]
 """
@@ -49,7 +51,9 @@ from pathlib import Path
 t0, c0 = time.perf_counter(), time.process_time()
 from bot.core.catalog import CatalogHolder, load_catalog
 catalog = load_catalog(Path(sys.argv[1]))
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 out = {"load_s": time.perf_counter() - t0, "load_cpu_s": time.process_time() - c0,
+       "parse_workers_cpu_s": kids.ru_utime + kids.ru_stime,
        "claims": len(catalog.store), "bodies_mb": catalog.store.body_bytes / 2**20,
        "index_arrays_mb": catalog.matcher.memory_bytes() / 2**20}
 for line in open("/proc/self/status"):
@@ -162,6 +166,7 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
 
 
 STEPS = ("cold", "warm", "reload", "server")
+EXTRA_STEPS = ("server-cold",)  # the server started on an empty cache (a new dyno's disk)
 
 
 def bench_size(
@@ -175,6 +180,8 @@ def bench_size(
         for step in steps:
             if step == "server":
                 result[step] = _server(directory, cache, workers, queries)
+            elif step == "server-cold":
+                result[step] = _server(directory, Path(tmp) / "empty", workers, queries)
             else:
                 result[step] = _step(directory, cache, "reload" if step == "reload" else "load")
     return result
@@ -211,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         help="an existing store directory for each size, in order (default: generate)",
     )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", default=",".join(STEPS), help="a subset of " + ",".join(STEPS))
+    every = ",".join(STEPS + EXTRA_STEPS)
+    parser.add_argument("--steps", default=",".join(STEPS), help="a subset of " + every)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "store.json")
     args = parser.parse_args(argv)

@@ -72,7 +72,9 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         engine = open_database(settings.database_url)
     else:
         engine = make_engine(settings.database_url)
-    holder = CatalogHolder(load_catalog(settings.claims_dir))
+    # Built in a child process when not saved: workers fork this heap (bot.core.index_cache).
+    catalog = load_catalog(settings.claims_dir, build_elsewhere=True)
+    holder = CatalogHolder(catalog, build_elsewhere=True)
     guard = DatabaseGuard(engine)
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     outbox = Outbox(OutboxStore(engine, lease=lease), guard)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from claim_factory import claim_data, write_store
 
+from bot.core.catalog import load_catalog
 from bot.core.matcher import Matcher
 from bot.core.semantic import Embedder, default_embedder
 from bot.core.store import REPO_CLAIMS, load_store
@@ -172,3 +173,31 @@ def test_a_damaged_saved_index_is_rebuilt(
     assert _answers(again) == expected
     third = Matcher(load_store(directory))  # the rebuilt index was saved again
     assert len(builds) == 2 and _answers(third) == expected
+
+
+def test_a_server_builds_the_index_in_a_child_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: list[int]
+) -> None:
+    """The process workers fork from only maps the saved index; it never builds it."""
+    monkeypatch.setenv("AI_RACE_CACHE", "off")
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    expected = _answers(load_catalog(directory).matcher)
+    builds.clear()
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    catalog = load_catalog(directory, build_elsewhere=True)
+    assert builds == [] and list((tmp_path / "cache").glob("index-*"))
+    assert _mapped(catalog.matcher.index.post_claim)
+    assert _answers(catalog.matcher) == expected
+
+
+def test_without_a_child_process_the_server_builds_the_index_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: list[int]
+) -> None:
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    catalog = load_catalog(directory, build_elsewhere=True)
+    assert builds == [len(catalog.store)]
+    assert catalog.matcher.search("deepseek open source").found

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core import index_cache
 from bot.core.matcher import Matcher
 from bot.core.matching_config import REPO_MATCHING_CONFIG, load_matching_config
 from bot.core.problems import Problem, StoreError
@@ -27,18 +28,38 @@ class Catalog:
     matcher: Matcher
 
 
-def load_catalog(claims_dir: Path | None = None, matching_config: Path | None = None) -> Catalog:
-    """Load, validate and index; raise StoreError listing every problem."""
+def load_catalog(
+    claims_dir: Path | None = None,
+    matching_config: Path | None = None,
+    *,
+    build_elsewhere: bool = False,
+) -> Catalog:
+    """Load, validate and index; raise StoreError listing every problem.
+
+    ``build_elsewhere``: an index not saved yet is built by a child process
+    and mapped from its files (bot.core.index_cache.build_elsewhere): for a
+    process whose heap forked workers share.
+    """
     store = load_store(claims_dir or default_claims_dir())
-    return Catalog(store, Matcher(store, load_matching_config(matching_config)))
+    config = load_matching_config(matching_config)
+    if build_elsewhere:
+        index_cache.build_elsewhere(store, config.synonyms, matching_config)
+    return Catalog(store, Matcher(store, config))
 
 
 class CatalogHolder:
     """Holds the current catalog for a long-running process and reloads it safely."""
 
-    def __init__(self, catalog: Catalog, matching_config: Path | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        matching_config: Path | None = None,
+        *,
+        build_elsewhere: bool = False,
+    ) -> None:
         self._catalog = catalog
         self._matching_config = matching_config
+        self._build_elsewhere = build_elsewhere  # see load_catalog
         self._lock = threading.Lock()
 
         self._fingerprint: _Stamp | None = self._stamp()
@@ -94,7 +115,11 @@ class CatalogHolder:
         """Load the store again; on problems keep the old one and return them."""
         with self._lock:
             try:
-                fresh = load_catalog(self._catalog.store.directory, self._matching_config)
+                fresh = load_catalog(
+                    self._catalog.store.directory,
+                    self._matching_config,
+                    build_elsewhere=self._build_elsewhere,
+                )
             except StoreError as exc:
                 for problem in exc.problems:
                     log.error("claim store reload refused: %s", problem)
