@@ -28,8 +28,14 @@ NOT_RECORDED = "Sorry, I couldn't record that just now. Please try again in a mi
 
 
 def register(app: App) -> None:
-    app.action(re.compile(f"^{ACTION_PREFIX}:"))(vote)
+    # Opening the form calls Slack and the vote is written to the database: both run
+    # lazily, after the click is acknowledged (listeners otherwise run before the response).
+    app.action(re.compile(f"^{ACTION_PREFIX}:"))(ack=_acknowledge, lazy=[vote])
     app.view(CALLBACK_ID)(submit_note)
+
+
+def _acknowledge(ack: Ack) -> None:
+    ack()
 
 
 def vote(

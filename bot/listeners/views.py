@@ -1,17 +1,26 @@
-"""The App Home tab, published whenever someone opens it (so it is never stale)."""
+"""The App Home tab, published whenever someone opens it (so it is never stale).
+
+Publishing calls Slack and reads the database, so it runs as a Bolt *lazy*
+listener: the event is acknowledged first (listeners otherwise run before the
+response, see bot.app) and the Home is published on Bolt's executor.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.services import Services
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(publish_home)
+    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
 
 
 def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
