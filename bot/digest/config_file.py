@@ -104,31 +104,41 @@ def load_digest_config(
     seen: dict[tuple[str, str], int] = {}
     for index, entry in enumerate(config.subscriptions):
         team = entry.team or default_team_id
-        if team is None and require_team:
-            problems.append(
-                _problem(
-                    doc,
-                    ("subscriptions", index),
-                    "no team given and the workspace is unknown; add team: T…",
-                    field=("subscriptions", index, "team"),
-                )
-            )
+        problem = _entry_problem(doc, index, entry.channel, team, require_team, seen)
+        if problem is not None:
+            problems.append(problem)
             continue
-        key = (team or "", entry.channel)
-        if key in seen:
-            problems.append(
-                _problem(
-                    doc,
-                    ("subscriptions", index, "channel"),
-                    f"channel {entry.channel} is already declared in entry {seen[key]}",
-                )
-            )
-            continue
-        seen[key] = index
+        seen[(team or "", entry.channel)] = index
         entries.append(entry.model_copy(update={"team": team}))
     if problems:
         raise ConfigError(problems)
     return entries
+
+
+def _entry_problem(
+    doc: YamlDocument,
+    index: int,
+    channel: str,
+    team: str | None,
+    require_team: bool,
+    seen: dict[tuple[str, str], int],
+) -> Problem | None:
+    """What is wrong with entry ``index`` beyond its fields: no workspace, or a repeat."""
+    if team is None and require_team:
+        return _problem(
+            doc,
+            ("subscriptions", index),
+            "no team given and the workspace is unknown; add team: T…",
+            field=("subscriptions", index, "team"),
+        )
+    earlier = seen.get((team or "", channel))
+    if earlier is not None:
+        return _problem(
+            doc,
+            ("subscriptions", index, "channel"),
+            f"channel {channel} is already declared in entry {earlier}",
+        )
+    return None
 
 
 def _parse(path: Path) -> tuple[YamlDocument, DigestConfig]:
