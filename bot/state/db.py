@@ -172,11 +172,14 @@ def postgres_timeouts(url: URL) -> dict[str, Any]:
     ``tcp_user_timeout`` notice a peer that vanished without closing (a
     partition, a NAT or PaaS proxy dropping state); ``statement_timeout``,
     ``lock_timeout`` and ``idle_in_transaction_session_timeout`` bound the
-    server side. Options already in the URL (e.g. ``-csearch_path=…``) are kept.
+    server side. Options already in the URL (e.g. ``-csearch_path=…``) are kept,
+    and a client setting given in the URL (``?connect_timeout=2``) wins over
+    ours: that is how an operator, or a fault test, tunes them.
     """
     ours = " ".join(f"-c{name}={value}" for name, value in PG_SERVER_TIMEOUTS.items())
     existing = str(url.query.get("options") or "").strip()
-    return {**PG_CLIENT_TIMEOUTS, "options": f"{existing} {ours}".strip()}
+    client = {k: v for k, v in PG_CLIENT_TIMEOUTS.items() if k not in url.query}
+    return {**client, "options": f"{existing} {ours}".strip()}
 
 
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
