@@ -1,10 +1,10 @@
 """Meaning, not spelling: sentence vectors from WordLlama's shipped weights.
 
-Why this model (see BENCHMARKS.md, "Semantic layer"): the ``wordllama``
-wheel ships its 256-d static token embeddings (16 MB of float16) and the
-tokenizer in the package itself, so nothing is fetched from a model hub at
-run time, there is no torch, and a query costs a tokenizer call and a mean
-of a few rows (~0.1 ms). A sentence vector is the mean of its tokens'
+Why this model (BENCHMARKS.md, "Choosing the embedding model"): the
+``wordllama`` wheel ships its 256-d static token embeddings (16 MB of
+float16) and the tokenizer in the package itself, so nothing is fetched
+from a model hub at run time, there is no torch, and a query costs a
+tokenizer call and a mean of a few rows (~0.1 ms). A sentence vector is the mean of its tokens'
 vectors, L2-normalised, as WordLlama computes it.
 
 We read the two shipped files directly (``safetensors`` and ``tokenizers``,
@@ -13,10 +13,11 @@ loader looks for the tokenizer under ``tokenizer/`` while the wheel ships
 ``tokenizers/`` (so it would try to download), and importing
 ``wordllama.inference`` calls ``logging.basicConfig`` as a side effect.
 
-Claim vectors are quantised to int8 with one scale per claim: 256 bytes a
-claim (26 MB at 100,000 claims) in one contiguous array that threads share
-read-only. Cosine similarity is only ever computed for the few hundred
-claims the lexical index proposes, never by scanning every claim.
+Claim vectors keep the first 128 dimensions, quantised to int8 with one
+scale per claim: 132 bytes a claim (13.2 MB at 100,000 claims) in one
+contiguous array that threads share read-only. Cosine similarity is only
+ever computed for the few hundred claims the lexical index proposes, never
+by scanning every claim.
 """
 
 from __future__ import annotations
