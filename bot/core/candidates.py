@@ -266,17 +266,18 @@ class CandidateFinder:
         if not lazy or not eager:
             return self._passing(self._accumulate(scored, weak_credit), needed_mass)
         arrays = self._accumulate(eager, weak_credit)
-        candidates = np.flatnonzero(arrays[0] + lazy_mass >= needed_mass - 1e-9)
-        if pool and candidates.size > pool:
-            candidates = self._bound(arrays, candidates, lazy, needed_mass, pool)
-        if candidates.size > self._common_postings:
-            # Too many to look up: first add the lazy words' mass whole, which
-            # leaves only the claims that really reach ``needed_mass``.
-            total = (arrays[0] + self._mass(lazy))[candidates]
-            candidates = candidates[total >= needed_mass - 1e-9]
-            if candidates.size > self._common_postings:
-                mass, boost, matched = self._accumulate(lazy, weak_credit, arrays)
-                return candidates, mass[candidates], boost[candidates], matched[candidates]
+        # Too many candidates to look up: add the heaviest lazy word whole,
+        # which raises the bar and lowers the headroom, until few are left.
+        lazy.sort(key=lambda u: -u.weight)
+        while True:
+            candidates = np.flatnonzero(arrays[0] + lazy_mass >= needed_mass - 1e-9)
+            if pool and candidates.size > pool:
+                candidates = self._bound(arrays, candidates, lazy, needed_mass, pool)
+            if candidates.size <= self._common_postings or not lazy:
+                break
+            heaviest = lazy.pop(0)
+            lazy_mass -= heaviest.weight
+            arrays = self._accumulate([heaviest], weak_credit, arrays)
         mass, boost, matched = (a[candidates] for a in arrays)
         for unit in lazy:
             strengths, boosts = self._lookup(unit, candidates)
@@ -364,18 +365,6 @@ class CandidateFinder:
                 boost += dense[1] * unit.weight
                 matched += _credit(dense[0], weak_credit)
         return mass, boost, matched
-
-    def _mass(self, units: Sequence[Unit]) -> np.ndarray:
-        """Dense per-claim mass over ``units`` alone (no tf bonus, no word count)."""
-        mass = np.zeros(self.index.size)
-        for unit in units:
-            dense = self._dense_best(unit)
-            if dense is None:
-                claims, strengths, _ = self._unit_vector(unit)
-                mass[claims] += strengths * unit.weight
-            else:
-                mass += dense[0] * unit.weight
-        return mass
 
     def _dense_best(self, unit: Unit) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-claim best strength and tf bonus as dense arrays, for long multi-spelling words."""
