@@ -11,6 +11,7 @@ import pytest
 from claim_factory import claim_data, write_store
 
 from bot.core.compact import ClaimFacts
+from bot.core.parse_cache import cache_file
 from bot.core.schema import Claim, Relation
 from bot.core.store import REPO_CLAIMS, validate_dir
 from bot.core.yamlfile import read_yaml
@@ -264,3 +265,17 @@ def test_the_saved_store_is_not_used_for_an_earlier_today(tmp_path: Path) -> Non
     earlier = date(latest.year - 1, 1, 1)
     store, problems = validate_dir(directory, cache_dir=cache, today=earlier)
     assert store is None and problems and all("in the future" in p.message for p in problems)
+
+
+def test_parse_caches_of_old_checkouts_are_pruned(tmp_path: Path) -> None:
+    """A deploy that checks the claims out to a new path each time keeps three caches."""
+    cache = tmp_path / "cache"
+    for release in range(5):
+        directory = tmp_path / f"release-{release}" / "claims"
+        shutil.copytree(REPO_CLAIMS, directory, copy_function=shutil.copy)
+        store, problems = validate_dir(directory, cache_dir=cache)
+        assert problems == [] and store is not None
+    kept = list(cache.glob("claims-*.jsonl"))
+    assert len(kept) == 3
+    assert cache_file(directory, cache) in kept
+    assert store.get(store.ids[0]) is not None  # its body file is among those kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -201,3 +202,34 @@ def test_without_a_child_process_the_server_builds_the_index_itself(
     catalog = load_catalog(directory, build_elsewhere=True)
     assert builds == [len(catalog.store)]
     assert catalog.matcher.search("deepseek open source").found
+
+
+def test_workers_reloading_together_build_the_index_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.core.index_cache as index_cache
+
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    store = load_store(directory)
+    synonyms = load_catalog(directory).matcher.config.synonyms  # (builds in this process)
+    for saved in (tmp_path / "cache").glob("index-*"):
+        shutil.rmtree(saved)
+    children: list[list[str]] = []
+    real_run = index_cache.subprocess.run
+
+    def counting_run(command, **kwargs):
+        children.append(command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(index_cache.subprocess, "run", counting_run)
+    threads = [
+        threading.Thread(target=index_cache.build_elsewhere, args=(store, synonyms, None))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(children) == 1 and len(list((tmp_path / "cache").glob("index-*"))) == 1

@@ -38,6 +38,7 @@ from bot.core.parse_cache import (
     Entry,
     cache_file,
     digest_of,
+    prune_caches,
     stamp_of,
 )
 from bot.core.schema import Claim
@@ -326,5 +327,7 @@ def _rewrite(
     rows.sort(key=lambda row: row.path.name)
     log.info("claim files: %d from the parse cache, %d parsed", len(kept), len(misses))
     bodies = BodyFile(handle=writer.finish())
+    if target is not None:
+        prune_caches(target)
     key = _content_key((row.path.name, row.digest) for row in rows)
     return FileSet(rows, broken, bodies, key, _snapshot_dir(cache_dir, key, bodies))

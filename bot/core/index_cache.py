@@ -21,6 +21,7 @@ partial or damaged directory costs a rebuild.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -28,7 +29,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -101,11 +102,25 @@ def build_elsewhere(
     config = str(matching_config or "")
     command = [sys.executable, "-c", _BUILDER, str(_ROOT), str(store.directory), config]
     try:
-        outcome = f"exit {subprocess.run(command, stdin=subprocess.DEVNULL).returncode}"
+        # One builder per index: gunicorn workers reloading at once wait for the
+        # first one's child instead of each building (and holding) their own.
+        with _build_lock(directory):
+            if directory.is_dir():
+                return
+            outcome = f"exit {subprocess.run(command, stdin=subprocess.DEVNULL).returncode}"
     except OSError as exc:
         outcome = str(exc)
     if not directory.is_dir():
         log.warning("index not built in a child process (%s); building it here", outcome)
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a lock file beside ``directory`` (released on close)."""
+    lock = directory.with_name(".build.lock")
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _assemble(size: int, arrays: dict[str, np.ndarray]) -> tuple[TermIndex, ClaimVectors]:

@@ -52,6 +52,22 @@ def cache_file(claims_dir: Path, cache_dir: Path) -> Path:
     return cache_dir / f"claims-{key}.jsonl"
 
 
+def prune_caches(kept: Path, keep: int = 3) -> None:
+    """Keep the ``keep`` newest parse caches in ``kept``'s directory, ``kept`` among them.
+
+    A deploy that checks the claims out to a new path each time would
+    otherwise leave one cache file per release (~175 MB at 100,000 claims).
+    A process still reading bodies from a removed file keeps its inode.
+    """
+    try:
+        others = [(p.stat().st_mtime_ns, p) for p in kept.parent.glob("claims-*.jsonl")]
+    except OSError:
+        return
+    for _, old in sorted((o for o in others if o[1] != kept), reverse=True)[keep - 1 :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
 def stamp_of(stat: os.stat_result) -> bytes:
     return f"{stat.st_size}.{stat.st_mtime_ns}.{stat.st_ctime_ns}.{stat.st_ino}".encode()
 
