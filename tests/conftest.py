@@ -12,8 +12,10 @@ from __future__ import annotations
 # `db_engine` is already migrated to head.
 # ---------------------------------------------------------------------------
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -89,3 +91,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def mock() -> Iterator[MockSlack]:
     with MockSlack() as server:
         yield server
+
+
+# ---------------------------------------------------------------------------
+# Claim files a test may break: a private copy of the bundled claims/.
+# ---------------------------------------------------------------------------
+@pytest.fixture()
+def store_dir(tmp_path: Path) -> Path:
+    """A private copy of the bundled claims that a test may break."""
+    from bot.core.store import REPO_CLAIMS
+
+    target = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, target)
+    return target

@@ -11,21 +11,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from bot.core.problems import Problem
-from bot.core.store import REPO_CLAIMS, validate_dir
+from bot.core.store import validate_dir
 
 TODAY = date(2026, 11, 24)
 CLAIM = "sora2-audio-tell"
-
-
-@pytest.fixture()
-def store_dir(tmp_path: Path) -> Path:
-    """A private copy of the bundled claims that a test may break."""
-    target = tmp_path / "claims"
-    shutil.copytree(REPO_CLAIMS, target)
-    return target
 
 
 def _set(path: Path, field: str, value: str) -> int:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 import bot.core.catalog as catalog_module
 from bot.core.catalog import CatalogHolder, load_catalog
-from bot.core.store import REPO_CLAIMS
 
 CLAIM = "tiktok-creation-engine.yaml"
-
-
-@pytest.fixture()
-def store_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "claims"
-    shutil.copytree(REPO_CLAIMS, target)
-    return target
 
 
 def _overwrite_in_place(path: Path, text: str) -> None:

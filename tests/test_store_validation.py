@@ -17,14 +17,6 @@ from bot.core.store import REPO_CLAIMS, load_store, validate_dir
 TODAY = date(2026, 11, 24)
 
 
-@pytest.fixture()
-def store_dir(tmp_path: Path) -> Path:
-    """A private copy of the bundled claims that a test may break."""
-    target = tmp_path / "claims"
-    shutil.copytree(REPO_CLAIMS, target)
-    return target
-
-
 def _edit(path: Path, old: str, new: str) -> int:
     """Replace ``old`` once and return the 1-based line where the change sits."""
     text = path.read_text()
