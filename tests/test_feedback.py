@@ -7,9 +7,6 @@ carries breaks these tests, not just the parser.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from sqlalchemy import select
 from bot.state.feedback import voter_hash
 from bot.state.models import FeedbackVote
 from tests.support.bolt_inprocess import InProcessApp, inprocess_app
+from tests.support.cli import Ran, cli_runner
 from tests.support.mock_slack import MockSlack
 from tests.support.signing import FORM, slash_command_body
 from tests.support.slack_requests import block_action
@@ -245,23 +243,22 @@ def test_thread_answers_and_digests_carry_the_buttons_too(app: InProcessApp) -> 
         assert json.loads(buttons["Helpful"]["value"])["k"] == kind
 
 
-def _ai_race(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DATABASE_URL": database_url},
-        timeout=60,
-    )
-
-
 # The report's SQL is dialect-neutral and its writes are covered on both databases above;
-# four CLI processes per database cost more than a second run would prove.
+# four CLI runs per database cost more than a second run would prove.
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_report_counts_people_and_feeds_the_evaluation(
-    app: InProcessApp, mock: MockSlack, db_url: str, tmp_path: Path
+    app: InProcessApp,
+    mock: MockSlack,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    run = cli_runner(monkeypatch, capsys)
+
+    def _ai_race(*args: str, database_url: str) -> Ran:
+        return run(*args, DATABASE_URL=database_url)
+
     chips = feedback_buttons(ask(app, mock, "chip exports"), "chip-exports")
     models = feedback_buttons(ask(app, mock, "open weight models"), "open-models")
     for user in ("U1", "U2"):

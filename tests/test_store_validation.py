@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from bot.core.catalog import CatalogHolder, load_catalog
 from bot.core.problems import StoreError
 from bot.core.store import REPO_CLAIMS, load_store, validate_dir
+from tests.support.cli import cli_runner
 
 TODAY = date(2026, 11, 24)
 
@@ -156,23 +155,16 @@ def test_non_mapping_and_empty_files(store_dir: Path) -> None:
     assert "got a list" in messages["listy.yaml"]
 
 
-def test_cli_validate_exit_codes(store_dir: Path) -> None:
-    ok = subprocess.run(
-        [sys.executable, "-m", "bot", "claims", "validate", str(store_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_cli_validate_exit_codes(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ai_race = cli_runner(monkeypatch, capsys)
+    ok = ai_race("claims", "validate", str(store_dir))
     assert ok.returncode == 0, ok.stderr
     assert "11 claims OK" in ok.stdout
     path = store_dir / "seedance-audio-video.yaml"
     line = _edit(path, "summary:", "sumary: x\nsummary:")
-    bad = subprocess.run(
-        [sys.executable, "-m", "bot", "claims", "validate", str(store_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = ai_race("claims", "validate", str(store_dir))
     assert bad.returncode == 1
     assert f"{path}:{line}: sumary: unknown field" in bad.stdout
 
