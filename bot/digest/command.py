@@ -226,9 +226,24 @@ def handle_digest_command(
     if command.action == "status":
         status = digest_status(engine, team_id, channel_id, when)
         return CommandReply(describe_status(status) if status else NOT_SUBSCRIBED)
+    asker = _Asker(engine, team_id, channel_id, user_id, client)
     if command.action == "preview":
-        return _preview(engine, team_id, channel_id, user_id, client, store_provider, render, when)
-    return _turn_on(command, engine, team_id, channel_id, user_id, client, when)
+        return _preview(asker, store_provider, render, when)
+    return _turn_on(command, asker, when)
+
+
+@dataclass(frozen=True)
+class _Asker:
+    """Where the command was run and by whom, with what to answer through."""
+
+    engine: Engine
+    team_id: str
+    channel_id: str
+    user_id: str | None
+    client: WebClient | None
+
+    def timezone(self) -> str:
+        return resolve_default_timezone(self.client, self.user_id)
 
 
 NOT_SUBSCRIBED = f"This channel has no daily digest. Turn it on with `{EXAMPLE}`."
@@ -240,20 +255,13 @@ OFF_REPLIES = {
 }
 
 
-def _turn_on(
-    command: DigestCommand,
-    engine: Engine,
-    team_id: str,
-    channel_id: str,
-    user_id: str | None,
-    client: WebClient | None,
-    when: datetime,
-) -> CommandReply:
+def _turn_on(command: DigestCommand, asker: _Asker, when: datetime) -> CommandReply:
     """``digest on``: subscribe, then announce the first digest by the runner's own rule."""
+    engine, team_id, channel_id = asker.engine, asker.team_id, asker.channel_id
     existing = get_subscription(engine, team_id, channel_id)
     timezone = command.timezone
     if timezone is None and existing is None:
-        timezone = resolve_default_timezone(client, user_id)
+        timezone = asker.timezone()
     topics: list[str] | NotGiven = NOT_GIVEN
     if command.topics or command.clear_topics:
         topics = list(command.topics or ())
@@ -265,7 +273,7 @@ def _turn_on(
         timezone=timezone,
         days=command.days,
         claims_per_digest=command.claims_per_digest,
-        created_by=user_id,
+        created_by=asker.user_id,
         topics=topics,
         now=when,
     )
@@ -281,19 +289,12 @@ def _turn_on(
 
 
 def _preview(
-    engine: Engine,
-    team_id: str,
-    channel_id: str,
-    user_id: str | None,
-    client: WebClient | None,
-    store_provider: StoreProvider,
-    render: Renderer,
-    now: datetime,
+    asker: _Asker, store_provider: StoreProvider, render: Renderer, now: datetime
 ) -> CommandReply:
-    sub: Any = get_subscription(engine, team_id, channel_id)
+    engine = asker.engine
+    sub: Any = get_subscription(engine, asker.team_id, asker.channel_id)
     if sub is None:
-        timezone = resolve_default_timezone(client, user_id)
-        sub = _PreviewSub(team_id, channel_id, timezone=timezone)
+        sub = _PreviewSub(asker.team_id, asker.channel_id, timezone=asker.timezone())
     store = store_provider()
     pick = preview_pick(engine, store.rows(), sub)
     if not pick.claims:
