@@ -32,12 +32,17 @@ from bot.digest.subscriptions import subscribe  # noqa: E402
 from bot.state.db import make_engine, migrate  # noqa: E402
 from tests.support.mock_slack import MockSlack  # noqa: E402
 
+RUN_AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+SUBSCRIBED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # before the slot: it is due at RUN_AT
+
 
 def run(channels: int, args: argparse.Namespace, database_url: str) -> dict[str, float]:
     engine = make_engine(database_url)
     migrate(engine)
     for i in range(channels):
-        subscribe(engine, "T1", f"C{i:06d}", time="09:00", timezone="UTC", days="daily")
+        subscribe(
+            engine, "T1", f"C{i:06d}", time="09:00", timezone="UTC", days="daily", now=SUBSCRIBED
+        )
     store = load_store()
     with MockSlack(
         per_channel_interval=1.0,
@@ -49,10 +54,11 @@ def run(channels: int, args: argparse.Namespace, database_url: str) -> dict[str,
             engine, lambda: store, mock.web_client(), digest_message, max_workers=args.workers
         )
         start = time.perf_counter()
-        report = runner.run_once(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+        report = runner.run_once(RUN_AT)
         elapsed = time.perf_counter() - start
         per_channel = Counter(post["channel"] for post in mock.posted())
         attempts = mock.calls_to("chat.postMessage")
+        history_reads = len(mock.calls_to("conversations.history"))
     floor = channels / (args.workspace_cap / 60)
     return {
         "channels": channels,
@@ -64,6 +70,7 @@ def run(channels: int, args: argparse.Namespace, database_url: str) -> dict[str,
         "duplicated": sum(1 for count in per_channel.values() if count > 1),
         "post_attempts": len(attempts),
         "answered_429": sum(1 for call in attempts if call.status == 429),
+        "history_reads": history_reads,
     }
 
 
