@@ -226,3 +226,23 @@ def test_the_candidate_pool_bound_drops_only_claims_that_cannot_make_the_pool() 
         assert np.allclose(a.features, b.features), query
         compared += a.indices.size == 3
     assert compared > 50  # the pool was full, so the bound had work to do
+
+
+def test_the_letter_count_filter_keeps_every_word_within_reach(seeds: Matcher) -> None:
+    """typo_candidates drops only key words that edit distance would reject anyway."""
+    from rapidfuzz.distance import OSA
+
+    from bot.core.index import edits_allowed
+
+    index = seeds.index
+    probes = ["hasabis", "seeddance", "deepsek", "disitllation", "nvdia", "leaderbords"]
+    probes += [w[:-1] + "x" for w in list(index.surface_term)[:200] if len(w) > 4]
+    kept_fewer = 0
+    for word in probes:
+        edits = edits_allowed(word)
+        bucket = index.buckets.get(len(word), [])
+        near = [w for w in bucket if OSA.distance(word, w) <= edits]
+        filtered = index.typo_candidates(word, edits)
+        assert set(near) <= set(filtered), word
+        kept_fewer += len(filtered) < len(bucket)
+    assert kept_fewer > len(probes) // 2  # the filter does filter

@@ -112,7 +112,7 @@ class CandidateFinder:
         if edits == 0:
             return []
         found: dict[int, float] = {}
-        bucket = self.index.buckets.get(len(word), ())
+        bucket = self.index.typo_candidates(word, edits)
         for candidate, distance, _ in process.extract(
             word, bucket, scorer=OSA.distance, score_cutoff=edits, limit=6
         ):
