@@ -304,3 +304,21 @@ def test_bare_mention_in_unreadable_thread_says_why(app: InProcessApp, mock: Moc
     assert reply["thread_ts"] == "1700000000.000900"
     assert "couldn't read this thread's first message" in reply["text"]
     assert "thread_not_found" in reply["text"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "ts"),
+    [
+        ({"type": "app_mention", "user": "U1", "text": "<@UBOT> tiktok", "ts": "1.1"}, "1.000801"),
+        ({"type": "app_home_opened", "channel": "D1", "tab": "home"}, "1.000802"),
+    ],
+)
+def test_a_signed_event_without_its_key_fields_gets_4xx_not_500(
+    app: InProcessApp, mock: MockSlack, payload: dict[str, Any], ts: str
+) -> None:
+    status, _ = event(app, payload, key("EvShape"))
+    assert 400 <= status < 500
+    # A well-formed event afterwards is still answered, and it is the only post.
+    reply_to_mention(app, mock, "<@UBOT> tiktok", ts)
+    assert not mock.calls_to("views.publish")
+    assert [c.params["channel"] for c in mock.calls_to("chat.postMessage")] == ["C9"]

@@ -20,13 +20,14 @@ from bot.core import blocks
 from bot.core.blocks import SlackMessage
 from bot.corrections.citing import CitationKind, CitingThreadDelivery
 from bot.listeners.replies import enqueue
+from bot.listeners.shape import event_has
 from bot.services import Services
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
 def register(app: App) -> None:
-    app.event("app_mention")(answer_mention)
+    app.event("app_mention", matchers=[event_has("channel", "ts")])(answer_mention)
 
 
 def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

@@ -12,11 +12,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.listeners.shape import event_has
 from bot.services import Services
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
+    app.event("app_home_opened", matchers=[event_has("user")])(ack=acknowledge, lazy=[publish_home])
 
 
 def acknowledge(ack: Ack) -> None:
