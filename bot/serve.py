@@ -5,10 +5,11 @@ broken store refuses to start with every problem listed. Workers are forked
 from that loaded process (gunicorn ``preload_app``), so 100,000 claims are
 parsed once and their memory is shared copy-on-write.
 
-On SIGTERM each worker drains its answer queue for ``AI_RACE_DRAIN_SECONDS``
-and leaves what still waits to the reply outbox (:mod:`bot.outbox`), which
-every worker's resumer thread picks up; gunicorn's graceful timeout is the
-drain plus a margin, so a draining worker is not killed mid-way.
+On SIGTERM each worker, or the Socket Mode process, drains its answer queue
+for ``AI_RACE_DRAIN_SECONDS`` and leaves what still waits to the reply outbox
+(:mod:`bot.outbox`), which every process's resumer thread picks up;
+gunicorn's graceful timeout is the drain plus a margin, so a draining worker
+is not killed mid-way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functools
 import gc
 import json
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -312,6 +314,34 @@ def _gunicorn_options(
     }
 
 
+def serve_socket_mode(app: App, settings: Settings, services: Services) -> int:
+    """Socket Mode until SIGTERM or SIGINT, then the same drain as a gunicorn worker's.
+
+    The websocket is closed first, so Slack sends no more events here (one
+    not yet acknowledged is sent again to the next connection); then answers
+    due within ``AI_RACE_DRAIN_SECONDS`` are posted and the rest are left to
+    the reply outbox, which the next process (of either kind) resumes.
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    start_watcher(services)
+    start_housekeeping(services, settings.miss_retention)
+    start_resumer(services, settings, team_clients(settings, app, services))
+    handler = SocketModeHandler(app, settings.app_token)
+    handler.connect()
+    print(f"ai-race serve: Socket Mode, {len(services.current.store)} claims", flush=True)
+    stop.wait()
+    log.info("stopping: closing the Socket Mode connection, draining answers")
+    handler.close()
+    services.answers.drain(settings.drain_seconds)
+    print("ai-race serve: stopped", flush=True)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load, check and announce everything, then serve until stopped."""
     settings = load_settings(socket_mode=args.socket, port=args.port)
@@ -325,14 +355,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise _slack_error(settings, exc) from None
     claims = len(services.current.store)
     if args.socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        start_watcher(services)
-        start_housekeeping(services, settings.miss_retention)
-        start_resumer(services, settings, team_clients(settings, app, services))
-        print(f"ai-race serve: Socket Mode, {claims} claims", flush=True)
-        SocketModeHandler(app, settings.app_token).start()
-        return 0
+        return serve_socket_mode(app, settings, services)
     workers = args.workers or settings.web_concurrency
     options = _gunicorn_options(args, settings, services, app)
     mode = "HTTP, Add to Slack" if settings.multi_workspace else "HTTP"
