@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import functools
 import gc
 import json
 import logging
@@ -34,25 +33,23 @@ from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answers import AnswerQueue, ResponseUrlPolicy
-from bot.app import configure_client, create_app
+from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
 from bot.core.errors import SlackUnavailable, UnavailableError
 from bot.core.freshness import load_freshness_config
-from bot.corrections.citing import CitationKind
 from bot.digest.slack import DigestCommands
 from bot.gate import SlackRequestGate
-from bot.outbox import Outbox, Resumer, deliveries, thread_reply_ts
+from bot.outbox import Outbox
+from bot.resume import ClientFor, outbox_for, start_resumer, team_clients
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from bot.state.db import make_engine, open_database
 from bot.state.events import EventLedger
 from bot.state.guard import DatabaseGuard
 from bot.state.housekeeping import PRUNE_INTERVAL_S, prune_state
-from bot.state.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 RELOAD_INTERVAL = 30.0
@@ -78,8 +75,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     catalog = load_catalog(settings.claims_dir, build_elsewhere=True)
     holder = CatalogHolder(catalog, build_elsewhere=True)
     guard = DatabaseGuard(engine)
-    lease = timedelta(seconds=settings.outbox_lease_seconds)
-    outbox = Outbox(OutboxStore(engine, lease=lease), guard)
+    outbox = outbox_for(settings, engine, guard)
     return Services(
         catalog=holder,
         engine=engine,
@@ -90,50 +86,6 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         review_every=load_freshness_config().review_every,  # a broken file stops start-up
         guard=guard,
     )
-
-
-def team_clients(
-    settings: Settings, app: App, services: Services
-) -> Callable[[str], WebClient | None]:
-    """A Web API client for a team, outside any request: the one token, or the team's install."""
-    if settings.oauth is None:
-        return lambda _team: app.client
-    from bot.install.tokens import InstalledTokens
-
-    tokens = InstalledTokens(settings.oauth.client_id, services.engine)
-
-    def client(team_id: str) -> WebClient | None:
-        token = tokens.token(team_id)
-        return configure_client(WebClient(token=token), settings) if token else None
-
-    return client
-
-
-def start_resumer(
-    services: Services, settings: Settings, client_for: Callable[[str], WebClient | None]
-) -> threading.Event | None:
-    """Resume replies left in the outbox by stopped processes (one thread per process)."""
-    outbox = services.answers.durability
-    if not isinstance(outbox, Outbox):
-        return None
-
-    def record(team_id: str, enterprise_id: str) -> Any:
-        return functools.partial(
-            services.record_citations, team_id, enterprise_id, CitationKind.THREAD
-        )
-
-    def find_posted(target: Any, key: str) -> str | None:
-        client = client_for(target.team_id)
-        return thread_reply_ts(client, target, key) if client is not None else None
-
-    resumer = Resumer(
-        outbox,
-        services.answers,
-        deliveries(client_for, services.response_urls, record),
-        find_posted,
-        interval=settings.outbox_interval_seconds,
-    )
-    return resumer.start()
 
 
 class WebApp:
@@ -242,8 +194,14 @@ class ProductionServer(BaseApplication):
         return self.web_app
 
 
+def _start_resumer(services: Services, settings: Settings, client_for: ClientFor) -> None:
+    outbox = services.answers.durability
+    if isinstance(outbox, Outbox):
+        start_resumer(outbox, services.answers, settings, client_for, services.record_citations)
+
+
 def _post_fork(
-    services: Services, settings: Settings, client_for: Callable[[str], WebClient | None]
+    services: Services, settings: Settings, client_for: ClientFor
 ) -> Callable[[Any, Any], None]:
     def hook(_server: Any, _worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
@@ -251,7 +209,7 @@ def _post_fork(
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
-        start_resumer(services, settings, client_for)
+        _start_resumer(services, settings, client_for)
 
     return hook
 
@@ -307,7 +265,9 @@ def _gunicorn_options(
         "preload_app": True,
         "timeout": 30,
         "graceful_timeout": settings.drain_seconds + DRAIN_MARGIN_S,
-        "post_fork": _post_fork(services, settings, team_clients(settings, app, services)),
+        "post_fork": _post_fork(
+            services, settings, team_clients(settings, services.engine, app.client)
+        ),
         "worker_exit": _worker_exit(services, settings),
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
@@ -330,7 +290,7 @@ def serve_socket_mode(app: App, settings: Settings, services: Services) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     start_watcher(services)
     start_housekeeping(services, settings.miss_retention)
-    start_resumer(services, settings, team_clients(settings, app, services))
+    _start_resumer(services, settings, team_clients(settings, services.engine, app.client))
     handler = SocketModeHandler(app, settings.app_token)
     handler.connect()
     print(f"ai-race serve: Socket Mode, {len(services.current.store)} claims", flush=True)

@@ -180,6 +180,9 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
             return _print_report(report)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: _stop_soon(stop, args.stop_grace))
+    from bot.resume import resume_in_clock  # replies left by stopped web processes
+
+    stop_resuming = resume_in_clock(settings, engine)
     with contextlib.suppress(KeyboardInterrupt):
         runner.run_forever(
             interval=args.interval,
@@ -187,6 +190,7 @@ def cmd_run(args: argparse.Namespace, render_factory: RenderFactory | None = Non
             miss_retention=settings.miss_retention,
             after_run=_corrections(engine, settings),
         )
+    stop_resuming(min(settings.drain_seconds, args.stop_grace / 2))
     return 0
 
 
