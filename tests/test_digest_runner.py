@@ -8,6 +8,7 @@ the real default sleeper really waits.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from claim_factory import claim_data
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 
 from bot.core.compact import ClaimStore
 from bot.core.schema import Claim
@@ -623,3 +625,21 @@ def test_a_lost_ledger_does_not_double_the_day_s_digests(
     assert [o.status for o in after.run_once().outcomes] == ["already_posted"] * 2
     calls = slack.calls_to("conversations.history", status=200)[looked:]
     assert sorted(call.params["channel"] for call in calls) == ["C1", "C2"]  # once a day each
+
+
+def test_one_outage_under_many_channels_is_one_log_line(
+    db_engine: Engine, slack: MockSlack, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database drops mid-run: every channel fails the same way, the log says it once."""
+    add_subs(db_engine, *[(f"C{i}", "09:00", "UTC") for i in range(5)])
+
+    class CutOff(DigestRunner):
+        def _deliver(self, *args: Any, **kwargs: Any) -> Any:
+            raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
+    with caplog.at_level(logging.ERROR, logger="bot.digest.runner"):
+        report = runner_for(db_engine, slack, clock, cls=CutOff).run_once()
+    assert [o.status for o in report.outcomes] == ["error"] * 5
+    (line,) = [r for r in caplog.records if r.name == "bot.digest.runner"]
+    assert "OperationalError: server closed the connection" in line.getMessage()
+    assert line.exc_info is None  # an outage is no bug: no traceback

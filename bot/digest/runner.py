@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -90,20 +90,13 @@ from bot.digest.poster import (
     digest_metadata,
 )
 from bot.digest.rotation import Rotatable, choose_claims
-from bot.digest.schedule import load_zone, local_date_due
+from bot.digest.schedule import local_date_due, local_day_start
 from bot.digest.subscriptions import list_subscriptions, schedule_anchor
 from bot.state.housekeeping import DEFAULT_MISS_RETENTION
 from bot.state.models import DigestDelivery, DigestSubscription, utcnow
 from bot.state.workspaces import TokenLoss
 
 log = logging.getLogger(__name__)
-
-
-def local_day_start(sub: DigestSubscription, day: date) -> datetime:
-    """Midnight of ``day`` where the channel is, in UTC: no digest for ``day`` is older."""
-    return datetime.combine(day, datetime.min.time(), tzinfo=load_zone(sub.timezone)).astimezone(
-        UTC
-    )
 
 
 @dataclass(frozen=True)
@@ -129,7 +122,15 @@ class _Run:
     store_claims: Sequence[Rotatable]
     existing: dict[LedgerKey, DigestDelivery]
     dead_teams: dict[str, str] = field(default_factory=dict)
+    outages: set[str] = field(default_factory=set)  # failure kinds logged in this run
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_outage(self, kind: str) -> bool:
+        """True once per kind a run: 50 channels cut off by one outage make one log line."""
+        with self.lock:
+            first = kind not in self.outages
+            self.outages.add(kind)
+        return first
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,9 @@ class DigestRunner:
         except Exception as exc:  # one channel's outage or bug must not stop the others
             where = f"digest for {sub.team_id}/{sub.channel_id} failed"
             if isinstance(exc, SQLAlchemyError | OSError):  # an outage: one line, no traceback
-                log.error("%s: %s: %s", where, type(exc).__name__, first_line(exc))
+                kind = type(exc).__name__
+                if run.first_outage(kind):
+                    log.error("%s: %s: %s (and so may others)", where, kind, first_line(exc))
             else:
                 log.exception(where)
             return item.outcome(OutcomeStatus.ERROR, error=repr(exc))

@@ -115,6 +115,11 @@ def scheduled_at(sub: HasSchedule, day: date) -> datetime:
     return wall.astimezone(UTC)
 
 
+def local_day_start(sub: HasSchedule, day: date) -> datetime:
+    """Midnight of ``day`` where the channel is, in UTC: no digest for ``day`` is older."""
+    return datetime.combine(day, time(0, 0), tzinfo=load_zone(sub.timezone)).astimezone(UTC)
+
+
 def local_date_due(sub: HasSchedule, now: datetime, since: datetime | None = None) -> date | None:
     """Today's local date if the digest for it is due at ``now``, else None.
 
