@@ -9,9 +9,10 @@ real process and real signals:
 * a connection goes half-open mid-query: SIGTERM still ends the process
   within 15 s.
 
-Both are fast because the test sets short libpq timeouts in ``DATABASE_URL``
-(a client setting in the URL wins over the app's defaults) and a short
-``--stop-grace``; every wait polls the process's log or the mock Slack with
+Both are fast: the first sets short libpq timeouts in ``DATABASE_URL`` (a
+client setting in the URL wins over the app's defaults), the second a short
+``--stop-grace`` (shorter than those defaults, so the query is still stuck
+when the grace ends); every wait polls the process's log or the mock Slack with
 a deadline.
 """
 
@@ -52,8 +53,11 @@ SHORT_TIMEOUTS = {
 def proxied(db_url: str, db_engine: Engine) -> Iterator[tuple[TcpProxy, str]]:
     url = make_url(normalize_database_url(db_url))  # db_engine: the schema is migrated
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        through = url.set(host="127.0.0.1", port=proxy.port).update_query_dict(SHORT_TIMEOUTS)
-        yield proxy, through.render_as_string(False)
+        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+
+
+def with_short_timeouts(url: str) -> str:
+    return make_url(url).update_query_dict(SHORT_TIMEOUTS).render_as_string(False)
 
 
 def _wait_for(check: object, what: str, timeout: float, log_path: Path) -> float:
@@ -108,7 +112,7 @@ def test_the_runner_recovers_soon_after_the_database_returns(
 ) -> None:
     proxy, url = proxied
     with MockSlack() as slack:
-        clock = Clock(url, slack, tmp_path)
+        clock = Clock(with_short_timeouts(url), slack, tmp_path)
         try:
             clock.wait_for("digest clock started", timeout=30)
             proxy.partition()  # new connections hang ...
@@ -137,7 +141,7 @@ _YESTERDAY = datetime.fromtimestamp(time.time() - 86_400, UTC)
 
 @on_postgresql
 def test_sigterm_while_the_database_hangs(proxied: tuple[TcpProxy, str], tmp_path: Path) -> None:
-    proxy, url = proxied
+    proxy, url = proxied  # the app's own timeouts: the stuck query outlasts the grace
     with MockSlack() as slack:
         clock = Clock(url, slack, tmp_path, "--stop-grace", "2")
         try:
