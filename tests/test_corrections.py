@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from claim_factory import write_store
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from test_feedback import CLAIMS, ask
 
 from bot.core.schema import Claim
@@ -411,3 +411,55 @@ def test_citations_past_the_window_are_pruned_with_the_other_state(engine: Engin
     assert pruned.citations == 1
     assert [c.thread_ts for c in citations_since(engine, LONG_AGO)] == ["1700000051.000100"]
     assert [row.thread_ts for row in ledger_rows(engine)] == ["1700000001.000100"]
+
+
+def test_a_process_killed_before_recording_its_post_is_reconciled_by_the_next(
+    engine: Engine, mock: MockSlack, db_url: str, claims_dir: Path
+) -> None:
+    cite(engine, ("C1", "1700000060.000100"))
+    write_store(claims_dir, [REVISED])
+    release = mock.hold_answers("chat.postMessage")  # Slack took the post; no answer yet
+    first = _corrections_cli(mock, db_url, claims_dir)
+    try:
+        [posted] = mock.wait_for("chat.postMessage", timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=30)
+    finally:
+        release.set()
+    assert first.returncode == -signal.SIGKILL
+    [row] = ledger_rows(engine)
+    assert (row.status, row.message_ts) == ("claimed", None)  # posted, never recorded
+    # The dead process's lease runs out: moved back here rather than waited for (5 min).
+    with engine.begin() as connection:
+        expired = {"lease_until": utcnow() - timedelta(seconds=1)}
+        connection.execute(update(CorrectionDelivery).values(**expired))
+    second = _corrections_cli(mock, db_url, claims_dir)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "reconciled: T1/C1 thread 1700000060.000100 (chip-exports)" in out
+    assert len(corrections_posted(mock)) == 1
+    [row] = ledger_rows(engine)
+    assert (row.status, row.message_ts) == ("posted", posted.response["ts"])
+
+
+def test_the_clock_tries_an_unfinished_correction_again_next_tick_without_reloading(
+    engine: Engine, mock: MockSlack, claims_dir: Path
+) -> None:
+    cite(engine, ("C1", "1700000070.000100"))
+    mock.seed_message("C1", text="chip exports?", ts="1700000070.000100")  # the thread's start
+    write_store(claims_dir, [REVISED])
+    loads: list[Path] = []
+
+    def load(directory: Path) -> Any:
+        loads.append(directory)
+        return load_store(directory)
+
+    tick = CorrectionsOnStoreChange(runner(engine, mock), claims_dir, load)
+    mock.fail_next("chat.postMessage", status=503, count=4)  # every try of this run
+    tick()
+    [row] = ledger_rows(engine)
+    assert row.status == "unknown" and corrections_posted(mock) == []
+    tick()  # the files did not change, but the thread still needs its correction
+    assert len(loads) == 1 and len(corrections_posted(mock)) == 1
+    tick()
+    assert len(mock.calls_to("chat.postMessage", status=200)) == 1

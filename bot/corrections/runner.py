@@ -80,9 +80,10 @@ FINAL = frozenset(
         OutcomeStatus.ALREADY_POSTED,
         OutcomeStatus.GAVE_UP,
         OutcomeStatus.WOULD_POST,
+        OutcomeStatus.PAUSED,  # the channel or workspace refuses us: wait for a store change
     }
 )
-"""Outcomes that need no later run; anything else is tried again at the next tick."""
+"""Outcomes that need no run before the next store change; the rest are tried next tick."""
 
 
 @dataclass(frozen=True)

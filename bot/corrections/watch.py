@@ -36,17 +36,22 @@ class CorrectionsOnStoreChange:
         self.directory = directory
         self.load = load
         self._done: DirSnapshot | None = None  # the claim files last corrected for in full
+        self._loaded: tuple[DirSnapshot, ClaimStore] | None = None  # kept for retries
 
     def __call__(self) -> None:
         snapshot = DirSnapshot.take(self.directory)
         if snapshot == self._done:
             return
-        try:
-            store = self.load(self.directory)
-        except StoreError as exc:
-            log.error("corrections wait for a valid claim store: %s", exc.problems[0])
-            self._done = snapshot  # a broken store is not corrected for; the next change is
-            return
+        if self._loaded is not None and self._loaded[0] == snapshot:
+            store = self._loaded[1]  # a retry: the files are as when last loaded
+        else:
+            try:
+                store = self.load(self.directory)
+            except StoreError as exc:
+                log.error("corrections wait for a valid claim store: %s", exc.problems[0])
+                self._done = snapshot  # a broken store is not corrected for; the next change is
+                return
+            self._loaded = (snapshot, store)
         try:
             outcomes = self.runner.run_once(store)
         except Exception as exc:  # e.g. the database is away: one line, retried next tick
@@ -56,7 +61,7 @@ class CorrectionsOnStoreChange:
             counts = Counter(str(o.status) for o in outcomes)
             log.info("corrections after a store change: %s", dict(counts))
         if all_final(outcomes):
-            self._done = snapshot
+            self._done, self._loaded = snapshot, None
 
 
 __all__ = ["CorrectionsOnStoreChange"]
