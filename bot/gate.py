@@ -11,7 +11,9 @@ cheaply and in this order, each with a 4xx and one plain reason:
 2. timestamp or signature header missing, malformed, or more than five
    minutes off → 400 / 401;
 3. the v0 HMAC over the *raw bytes* does not match → 401;
-4. signed but not UTF-8, or not the JSON / form Slack sends → 400.
+4. signed but not UTF-8, or not the JSON / form Slack sends (an interactive
+   ``payload`` must be an object, and a ``view`` in it must carry its ``type``)
+   → 400.
 
 What passes is handed to Bolt unchanged (Bolt checks the signature again, which
 costs microseconds). Request bodies are never logged: a rejected one may be
@@ -95,10 +97,24 @@ def check_shape(raw: bytes, content_type: str) -> Rejection | None:
                 return Rejection(400, "JSON body must be an object")
             return None
         payload = parse_qs(text, keep_blank_values=True).get("payload")
-        if payload is not None and not isinstance(json.loads(payload[0]), dict):
-            return Rejection(400, "payload must be a JSON object")
+        if payload is not None:
+            return check_payload(json.loads(payload[0]))
     except ValueError:
         return Rejection(400, "body is not valid JSON")
+    return None
+
+
+def check_payload(payload: Any) -> Rejection | None:
+    """An interactive payload as Slack sends it: an object, and any ``view`` in it typed.
+
+    Bolt's built-in matchers read ``body["view"]["type"]`` unguarded for every
+    ``view_submission``, so a signed payload without it would end in a 500.
+    """
+    if not isinstance(payload, dict):
+        return Rejection(400, "payload must be a JSON object")
+    view = payload.get("view")
+    if view is not None and not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+        return Rejection(400, "view must be an object with a type")
     return None
 
 

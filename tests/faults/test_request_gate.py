@@ -11,7 +11,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -114,6 +114,9 @@ def test_malformed_timestamp_gets_4xx(app: RunningApp, timestamp: str) -> None:
     assert "Traceback" not in app.log()
 
 
+UNTYPED_VIEW = {"type": "view_submission", "view": {"callback_id": MARKER}}
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
@@ -121,6 +124,12 @@ def test_malformed_timestamp_gets_4xx(app: RunningApp, timestamp: str) -> None:
         (b'{"m": "' + MARKER.encode() + b'\xff"}', JSON, "not UTF-8"),
         (b'["' + MARKER.encode() + b'"]', JSON, "must be an object"),
         (b"payload=%7Bnot-json&m=" + MARKER.encode(), FORM, "not valid JSON"),
+        # Slack's views always carry a type; Bolt's own matchers index it unguarded.
+        (
+            b"payload=" + quote(json.dumps(UNTYPED_VIEW)).encode(),
+            FORM,
+            "view must be an object with a type",
+        ),
     ],
 )
 def test_signed_but_malformed_gets_400_with_the_reason(
