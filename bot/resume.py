@@ -10,7 +10,6 @@ replies would otherwise wait until a web process came back, or expire.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -24,7 +23,14 @@ from sqlalchemy import Engine
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import configure_client
 from bot.core.store import ClaimStore
-from bot.corrections.citing import CitationKind, citations_of
+from bot.corrections.citing import (
+    CitationKind,
+    CitationSite,
+    RecordAt,
+    RecordCitations,
+    citations_of,
+    recorder,
+)
 from bot.outbox import Outbox, Resumer, deliveries, thread_reply_ts
 from bot.settings import Settings
 from bot.state.citations import record_citations
@@ -34,8 +40,6 @@ from bot.state.outbox import OutboxStore
 log = logging.getLogger(__name__)
 
 ClientFor = Callable[[str], WebClient | None]
-# (team, enterprise, kind, channel, thread_ts, message_ts, claim ids): Services.record_citations
-RecordFor = Callable[[str, str, CitationKind, str, str, str, tuple[str, ...]], None]
 
 
 def team_clients(settings: Settings, engine: Engine, single: WebClient | None = None) -> ClientFor:
@@ -64,12 +68,12 @@ def start_resumer(
     queue: AnswerQueue,
     settings: Settings,
     client_for: ClientFor,
-    record: RecordFor,
+    record: RecordAt,
 ) -> threading.Event:
     """One resumer thread for this process, queueing what it takes over on ``queue``."""
 
-    def citing(team_id: str, enterprise_id: str) -> Any:
-        return functools.partial(record, team_id, enterprise_id, CitationKind.THREAD)
+    def citing(team_id: str, enterprise_id: str) -> RecordCitations:
+        return recorder(record, team_id, enterprise_id, CitationKind.THREAD)
 
     def find_posted(target: Any, key: str) -> str | None:
         client = client_for(target.team_id)
@@ -106,22 +110,9 @@ class StoreCitations:
                 self._store = load_store(self.claims_dir)
             return self._store
 
-    def __call__(
-        self,
-        team_id: str,
-        enterprise_id: str,
-        kind: CitationKind,
-        channel: str,
-        thread_ts: str,
-        message_ts: str,
-        claim_ids: tuple[str, ...],
-    ) -> None:
+    def __call__(self, site: CitationSite, claim_ids: tuple[str, ...]) -> None:
         claims = self.store().get_many(claim_ids)
-        where = {"channel": channel, "thread_ts": thread_ts, "message_ts": message_ts}
-        rows = citations_of(
-            claims, team_id=team_id, enterprise_id=enterprise_id, kind=kind, **where
-        )
-        record_citations(self.engine, rows)
+        record_citations(self.engine, citations_of(claims, site))
 
 
 def resume_in_clock(settings: Settings, engine: Engine) -> Callable[[float], int]:

@@ -24,7 +24,7 @@ from bot.core.catalog import Catalog, CatalogHolder
 from bot.core.freshness import Freshness
 from bot.core.matcher import SearchResult
 from bot.core.router import Verb, route
-from bot.corrections.citing import CitationKind, citations_of
+from bot.corrections.citing import CitationSite, citations_of
 from bot.digest.slack import DigestCommands
 from bot.feedback.payload import Click
 from bot.state.citations import record_citations
@@ -165,23 +165,10 @@ class Services:
         )
         return blocks.home_view(store, freshness=self.freshness(), reported=reported)
 
-    def record_citations(
-        self,
-        team_id: str,
-        enterprise_id: str,
-        kind: CitationKind,
-        channel: str,
-        thread_ts: str,
-        message_ts: str,
-        claim_ids: tuple[str, ...],
-    ) -> None:
+    def record_citations(self, site: CitationSite, claim_ids: tuple[str, ...]) -> None:
         """Remember a public post of these claims, with what each said (its content hash)."""
         claims = self.current.store.get_many(claim_ids)
-        where = {"channel": channel, "thread_ts": thread_ts, "message_ts": message_ts}
-        rows = citations_of(
-            claims, team_id=team_id, enterprise_id=enterprise_id, kind=kind, **where
-        )
-        record_citations(self.engine, rows)
+        record_citations(self.engine, citations_of(claims, site))
 
     def record_feedback(
         self, click: Click, note: str | None = None, source_url: str | None = None

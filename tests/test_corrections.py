@@ -27,7 +27,7 @@ from test_feedback import CLAIMS, ask
 
 from bot.core.schema import Claim
 from bot.core.store import load_store
-from bot.corrections.citing import CitationKind, citations_of
+from bot.corrections.citing import CitationKind, CitationSite, citations_of
 from bot.corrections.ledger import CorrectionLedger
 from bot.corrections.message import EVENT_TYPE, SEE_CLAIM
 from bot.corrections.plan import Correction
@@ -186,12 +186,7 @@ def cite(engine: Engine, *threads: tuple[str, str]) -> None:
         [
             citations_of(
                 [claim],
-                team_id="T1",
-                enterprise_id="",
-                kind=CitationKind.THREAD,
-                channel=channel,
-                thread_ts=thread,
-                message_ts=f"{thread}9",
+                CitationSite("T1", "", CitationKind.THREAD, channel, thread, f"{thread}9"),
             )[0]
             for channel, thread in threads
         ],
@@ -398,10 +393,8 @@ def test_citations_past_the_window_are_pruned_with_the_other_state(engine: Engin
     claim = Claim.model_validate(CLAIMS[0])
     now = utcnow()
     for thread, age in (("1700000050.000100", 32), ("1700000051.000100", 29)):
-        where = {"channel": "C1", "thread_ts": thread, "message_ts": thread}
-        rows = citations_of(
-            [claim], team_id="T1", enterprise_id="", kind=CitationKind.THREAD, **where
-        )
+        site = CitationSite("T1", "", CitationKind.THREAD, "C1", thread, thread)
+        rows = citations_of([claim], site)
         record_citations(engine, rows, now=now - timedelta(days=age))
     for age in (40, 1):  # a correction row as old as its thread's citations, and a new one
         ledger = CorrectionLedger(engine, "pruner", lambda age=age: now - timedelta(days=age))

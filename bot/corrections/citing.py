@@ -26,7 +26,7 @@ from bot.state.citations import Citation, record_citations
 
 log = logging.getLogger(__name__)
 
-# (channel, thread_ts, message_ts, claim ids) -> None
+# (channel, thread_ts, message_ts, claim ids) -> None: what a delivery knows once it posted
 RecordCitations = Callable[[str, str, str, tuple[str, ...]], None]
 
 CANNOT_POST_HERE = frozenset({"not_in_channel", "channel_not_found"})
@@ -40,32 +40,55 @@ class CitationKind(StrEnum):
     CORRECTION = "correction"  # a correction: the thread now knows this revision
 
 
-def citations_of(
-    claims: Iterable[Claim],
-    *,
-    team_id: str,
-    enterprise_id: str,
-    kind: CitationKind,
-    channel: str,
-    thread_ts: str,
-    message_ts: str,
-) -> list[Citation]:
+@dataclass(frozen=True)
+class CitationSite:
+    """Where a public post went and whose it is: what every citation of that post shares.
+
+    One value instead of six loose strings, so the listeners, the outbox
+    resumer and the digest all hand the same thing to :func:`citations_of`.
+    """
+
+    team_id: str
+    enterprise_id: str
+    kind: CitationKind
+    channel: str
+    thread_ts: str
+    message_ts: str
+
+
+# (site, claim ids) -> None: Services.record_citations, resume.StoreCitations
+RecordAt = Callable[[CitationSite, tuple[str, ...]], None]
+
+
+def citations_of(claims: Iterable[Claim], site: CitationSite) -> list[Citation]:
     """What each claim said when posted (content hash, review date, evidence), for corrections."""
     return [
         Citation(
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-            channel_id=channel,
-            thread_ts=thread_ts,
-            message_ts=message_ts,
+            team_id=site.team_id,
+            enterprise_id=site.enterprise_id,
+            channel_id=site.channel,
+            thread_ts=site.thread_ts,
+            message_ts=site.message_ts,
             claim_id=claim.id,
             content_hash=content_hash(claim),
             reviewed=claim.reviewed,
-            kind=kind.value,
+            kind=site.kind.value,
             evidence=claim.evidence.level.value,
         )
         for claim in claims
     ]
+
+
+def recorder(
+    record: RecordAt, team_id: str, enterprise_id: str, kind: CitationKind
+) -> RecordCitations:
+    """``record`` for one team's posts of one kind, in the shape a delivery calls it."""
+
+    def record_post(channel: str, thread_ts: str, message_ts: str, ids: tuple[str, ...]) -> None:
+        site = CitationSite(team_id, enterprise_id, kind, channel, thread_ts, message_ts)
+        record(site, ids)
+
+    return record_post
 
 
 def _record_safely(
@@ -141,15 +164,7 @@ class DigestCitations:
     engine: Engine
 
     def __call__(self, team_id: str, channel: str, ts: str, claims: Iterable[Claim]) -> None:
-        rows = citations_of(
-            claims,
-            team_id=team_id,
-            enterprise_id="",
-            kind=CitationKind.DIGEST,
-            channel=channel,
-            thread_ts=ts,
-            message_ts=ts,
-        )
+        rows = citations_of(claims, CitationSite(team_id, "", CitationKind.DIGEST, channel, ts, ts))
         try:
             record_citations(self.engine, rows)
         except Exception:  # the digest is out; a lost record only means no correction later

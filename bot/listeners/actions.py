@@ -6,7 +6,6 @@ button's ``response_url``.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
-from bot.corrections.citing import CitationKind, SharedAnswerDelivery
+from bot.corrections.citing import CitationKind, SharedAnswerDelivery, recorder
 from bot.listeners.replies import enqueue, to_response_url
 from bot.services import Services
 
@@ -52,7 +51,7 @@ def _share(ack: Ack, action: dict[str, Any], body: dict[str, Any], context: Bolt
     services: Services = context["services"]
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    record = functools.partial(
+    record = recorder(
         services.record_citations,
         context.team_id or "",
         context.enterprise_id or "",

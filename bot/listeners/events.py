@@ -7,7 +7,6 @@ where a 429 is rescheduled instead of slept on.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -18,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.answers import ReplyKind, ReplyTarget
 from bot.core import blocks
 from bot.core.blocks import SlackMessage
-from bot.corrections.citing import CitationKind, CitingThreadDelivery
+from bot.corrections.citing import CitationKind, CitingThreadDelivery, recorder
 from bot.listeners.replies import enqueue
 from bot.listeners.shape import event_has
 from bot.services import Services
@@ -35,7 +34,7 @@ def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClien
     thread_ts = event.get("thread_ts") or event["ts"]
     bot_user_id, team_id = context.bot_user_id, context.team_id
     # The reply is public: record the claims it cites, for corrections later.
-    record = functools.partial(
+    record = recorder(
         services.record_citations,
         team_id or "",
         context.enterprise_id or "",
