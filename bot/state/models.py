@@ -61,6 +61,24 @@ class Base(DeclarativeBase):
     pass
 
 
+class LeasedRowColumns:
+    """The columns :class:`bot.state.leases.LeasedRows` reads and fences on, and the outcome.
+
+    A declarative mixin, so the digest and corrections ledgers cannot drift
+    apart in the columns their shared lease code relies on. The migrations
+    keep their own frozen copies: a migration never imports the models.
+    """
+
+    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # first claim; never moved
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class DigestSubscription(Base):
     """One channel's digest: when, in which time zone, how many claims, and whether paused."""
 
@@ -87,7 +105,7 @@ class DigestSubscription(Base):
         return self.paused_reason is not None
 
 
-class DigestDelivery(Base):
+class DigestDelivery(LeasedRowColumns, Base):
     """The ledger: one row per (team, channel, local date), claimed before anything is posted.
 
     ``attempts`` doubles as a fencing token: every claim or takeover increments
@@ -106,17 +124,9 @@ class DigestDelivery(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
     local_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
     claim_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     claim_cycles: Mapped[list[int]] = mapped_column(JSON, default=list)
-    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # first claim; never moved
-    claimed_by: Mapped[str] = mapped_column(String(64))
-    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
-    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DigestSentClaim(Base):
@@ -240,7 +250,7 @@ class ClaimCitation(Base):
     posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
-class CorrectionDelivery(Base):
+class CorrectionDelivery(LeasedRowColumns, Base):
     """The corrections ledger: one row per (thread, claim, revision), claimed before posting.
 
     Held under a lease and fenced by ``attempts`` exactly as the digest ledger
@@ -267,14 +277,6 @@ class CorrectionDelivery(Base):
     thread_ts: Mapped[str] = mapped_column(String(32))
     claim_id: Mapped[str] = mapped_column(String(80))
     revision: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
-    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # first claim; never moved
-    claimed_by: Mapped[str] = mapped_column(String(64))
-    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
-    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReplyOutbox(Base):
