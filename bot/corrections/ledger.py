@@ -10,14 +10,14 @@ a read of the rows already settled, so a run skips them without leasing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from bot.corrections.plan import Correction
 from bot.state.citations import Citation, insert_citations
-from bot.state.leases import Held, LeasedRows, LeaseStatus
+from bot.state.leases import Held, LeaseLedger, LeaseStatus
 from bot.state.models import CorrectionDelivery
 
 log = logging.getLogger(__name__)
@@ -30,29 +30,11 @@ def key_of(plan: Correction) -> CorrectionKey:
     return (plan.team_id, plan.channel_id, plan.thread_ts, plan.claim_id, plan.revision)
 
 
-class CorrectionLedger:
+class CorrectionLedger(LeaseLedger):
     """Acquire, renew, mark posted and release correction rows — each one fenced."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        owner: str,
-        clock: Callable[[], datetime],
-        *,
-        lease: timedelta = timedelta(minutes=5),
-        max_attempts: int = 6,
-    ) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.rows = LeasedRows(
-            engine,
-            CorrectionDelivery,
-            KEY_COLUMNS,
-            owner,
-            clock,
-            lease=lease,
-            max_attempts=max_attempts,
-        )
+    table = CorrectionDelivery
+    key_columns = KEY_COLUMNS
 
     def settled(self, plans: Iterable[Correction]) -> dict[CorrectionKey, str]:
         """Plans that need nothing now (posted, given up, or under a live lease): their status."""

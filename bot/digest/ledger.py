@@ -14,18 +14,18 @@ overwrite the new owner's outcome. Deciding *when* to call these is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.digest.kinds import DeliveryStatus
 from bot.digest.rotation import RotationPick, SentRecord
-from bot.state.leases import LeasedRows
+from bot.state.leases import LeaseLedger
 from bot.state.models import DigestDelivery, DigestSentClaim, DigestSubscription
 
 log = logging.getLogger(__name__)
@@ -58,35 +58,15 @@ def load_rotation_history(
     return [SentRecord(r.claim_id, r.cycle, r.local_date) for r in connection.execute(stmt)]
 
 
-class DeliveryLedger:
+class DeliveryLedger(LeaseLedger):
     """Acquire, renew, mark posted, release and pause — each one fenced transaction.
 
     The lease and the fencing are :class:`bot.state.leases.LeasedRows`'s (shared
     with the corrections ledger); this class adds what a digest row carries.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        owner: str,
-        clock: Callable[[], datetime],
-        *,
-        lease: timedelta = timedelta(minutes=5),
-        max_attempts: int = 6,
-    ) -> None:
-        self.engine = engine
-        self.owner = owner
-        self.clock = clock
-        self.rows = LeasedRows(
-            engine,
-            DigestDelivery,
-            ("team_id", "channel_id", "local_date"),
-            owner,
-            clock,
-            lease=lease,
-            max_attempts=max_attempts,
-        )
-        self._insert = self.rows.insert
+    table = DigestDelivery
+    key_columns = ("team_id", "channel_id", "local_date")
 
     def existing(self, dates: Sequence[date]) -> dict[LedgerKey, DigestDelivery]:
         """Rows already there for these local dates (one query per date, not per channel)."""
@@ -184,7 +164,7 @@ class DeliveryLedger:
             ]
             if rows:
                 connection.execute(
-                    self._insert(DigestSentClaim).values(rows).on_conflict_do_nothing()
+                    self.rows.insert(DigestSentClaim).values(rows).on_conflict_do_nothing()
                 )
         return True
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -153,3 +153,37 @@ class LeasedRows:
 
 
 __all__ = ["Held", "LeaseStatus", "LeasedRows"]
+
+
+class LeaseLedger:
+    """A ledger over one table's leased rows: the engine, owner, clock and :class:`LeasedRows`.
+
+    The digest and corrections ledgers are built the same way and differ only
+    in their table and key; a subclass names those two and adds what its rows
+    carry.
+    """
+
+    table: ClassVar[Any]  # the ORM model, with bot.state.models.LeasedRowColumns
+    key_columns: ClassVar[tuple[str, ...]]  # the unique key an acquisition conflicts on
+
+    def __init__(
+        self,
+        engine: Engine,
+        owner: str,
+        clock: Callable[[], datetime],
+        *,
+        lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 6,
+    ) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.clock = clock
+        self.rows = LeasedRows(
+            engine,
+            self.table,
+            self.key_columns,
+            owner,
+            clock,
+            lease=lease,
+            max_attempts=max_attempts,
+        )
