@@ -88,15 +88,22 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = args.database_url or f"sqlite:///{Path(tmp) / 'digest.sqlite3'}"
             rows.append(run(channels, args, url))
-    print(f"{'channels':>8} {'seconds':>8} {'floor s':>8} {'x floor':>8} {'lost':>5} "
-          f"{'dup':>4} {'posts':>6} {'429s':>5}")
+    print(
+        f"{'channels':>8} {'seconds':>8} {'floor s':>8} {'x floor':>8} {'lost':>5} "
+        f"{'dup':>4} {'posts':>6} {'429s':>5}"
+    )
     for r in rows:
-        print(f"{r['channels']:>8} {r['seconds']:>8.1f} {r['floor_seconds']:>8.1f} "
-              f"{r['ratio_to_floor']:>8.2f} {r['lost']:>5} {r['duplicated']:>4} "
-              f"{r['post_attempts']:>6} {r['answered_429']:>5}")
+        print(
+            f"{r['channels']:>8} {r['seconds']:>8.1f} {r['floor_seconds']:>8.1f} "
+            f"{r['ratio_to_floor']:>8.2f} {r['lost']:>5} {r['duplicated']:>4} "
+            f"{r['post_attempts']:>6} {r['answered_429']:>5}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)}, "rows": rows},
-                                   indent=2, default=str))
+    args.out.write_text(
+        json.dumps(
+            {"settings": vars(args) | {"out": str(args.out)}, "rows": rows}, indent=2, default=str
+        )
+    )
     print(f"wrote {args.out}")
 
 

@@ -91,9 +91,7 @@ def evaluate(directory: Path, n_label: str, rows: list[dict[str, str]], config) 
     )
     del naive
 
-    ambiguous = {
-        row["query"]: _competitors(matcher, row) for row in rows if row["expected"]
-    }
+    ambiguous = {row["query"]: _competitors(matcher, row) for row in rows if row["expected"]}
     detail = {}
     for row in rows:
         if not row["expected"]:
@@ -199,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{b['negatives_matched']:>2}/{neg:<2} | {o['recall_at_3'] - base:>+10.3f}"
         )
     print()
-    print("The same on the queries still specific at that size (fewer than "
-          f"{AMBIGUOUS_AT} generated claims carry the query's words in key fields as the "
-          "wanted claim does)")
+    print(
+        "The same on the queries still specific at that size (fewer than "
+        f"{AMBIGUOUS_AT} generated claims carry the query's words in key fields as the "
+        "wanted claim does)"
+    )
     for r in results[1:]:
         subset = set(r["specific_queries"])
         o, v, b = r["ours_specific"], r["naive_specific"], r["bm25_specific"]
@@ -213,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             f" | ours at 11 on the same queries {base_r:.3f}"
         )
         ambiguous = sorted(q for q, c in r["competitors"].items() if c >= AMBIGUOUS_AT)
-        print(f"{'':>14}   ambiguous at this size ({len(ambiguous)}): "
-              + ", ".join(f"{q!r} ({r['competitors'][q]})" for q in ambiguous))
+        print(
+            f"{'':>14}   ambiguous at this size ({len(ambiguous)}): "
+            + ", ".join(f"{q!r} ({r['competitors'][q]})" for q in ambiguous)
+        )
     for r in results[1:]:
         loss = base - r["ours"]["recall_at_3"]
         verdict = "met" if loss <= 0.02 + 1e-9 else "MISSED"

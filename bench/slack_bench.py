@@ -48,8 +48,13 @@ from tests.support.signing import (  # noqa: E402
 )
 
 QUERIES = [
-    "distillation", "what did jensen say about deepseek?", "open source models", "hasabis",
-    "Chinese open models now top the open leaderboards", "sora 2 audio", "tiktok ai tools",
+    "distillation",
+    "what did jensen say about deepseek?",
+    "open source models",
+    "hasabis",
+    "Chinese open models now top the open leaderboards",
+    "sora 2 audio",
+    "tiktok ai tools",
     "lunch menu for friday",
 ]
 
@@ -114,8 +119,13 @@ def rate_limit_replies(url: str, mock: MockSlack, count: int, level: int) -> Non
     """Leave ``count`` mention replies waiting on a 429 (Retry-After 20) before the load starts."""
     mock.fail_next("chat.postMessage", status=429, retry_after=20, count=count)
     for n in range(count):
-        event = {"type": "app_mention", "user": "U123", "channel": "C9",
-                 "text": "<@UBOT> open source models", "ts": f"{level}.{n}"}
+        event = {
+            "type": "app_mention",
+            "user": "U123",
+            "channel": "C9",
+            "text": "<@UBOT> open source models",
+            "ts": f"{level}.{n}",
+        }
         body = event_body(event, event_id=f"EvBench{level}x{n}")
         status, _, _ = post(url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON))
         assert status == 200, status
@@ -124,8 +134,12 @@ def rate_limit_replies(url: str, mock: MockSlack, count: int, level: int) -> Non
 
 def floor_server(api_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": api_url}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+    }
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(port), *extra],
         env=env,
@@ -189,14 +203,18 @@ def main() -> None:
         results["floor (ack only)"] = floor_levels(mock, levels, args.requests)
         results[STOCK] = floor_levels(mock, levels, args.requests, "--bolt-default")
 
-    print(f"{'server':<40} {'clients':>7} {'reqs':>5} {'errors':>6} {'busy':>5} {'median ms':>10} "
-          f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
+    print(
+        f"{'server':<40} {'clients':>7} {'reqs':>5} {'errors':>6} {'busy':>5} {'median ms':>10} "
+        f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}"
+    )
     for name, rows in results.items():
         for r in rows:
-            print(f"{name:<40} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
-                  f"{r['busy']:>5} "
-                  f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
-                  f"{r['rps']:>7.0f}")
+            print(
+                f"{name:<40} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
+                f"{r['busy']:>5} "
+                f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
+                f"{r['rps']:>7.0f}"
+            )
     for name in [n for n in results if "floor" not in n]:
         for ours, floor in zip(results[name], results["floor (ack only)"], strict=True):
             ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]

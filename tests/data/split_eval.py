@@ -142,17 +142,16 @@ def split(rows: list[Row], seed: int = SEED) -> tuple[list[Row], list[Row]]:
 
 def write(path: Path, rows: list[Row]) -> None:
     ordered = sorted(rows, key=lambda r: (stratum(r), r.style, r.query))
-    path.write_text("\n".join(["\t".join(HEADER)] + [r.line() for r in ordered]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(["\t".join(HEADER)] + [r.line() for r in ordered]) + "\n", encoding="utf-8"
+    )
 
 
 def claim_ids() -> set[str]:
     return {p.stem for p in CLAIMS_DIR.glob("*.yaml")}
 
 
-def check(
-    tuning_path: Path = TUNING, heldout_path: Path = HELDOUT, seed: int = SEED
-) -> list[str]:
+def check(tuning_path: Path = TUNING, heldout_path: Path = HELDOUT, seed: int = SEED) -> list[str]:
     """Every problem with one pair of halves; empty when they are sound."""
     ids = claim_ids()
     tuning, problems = read_rows(tuning_path, ids)
