@@ -207,6 +207,21 @@ def test_suggestions_are_unique_whatever_the_case(matcher: Matcher) -> None:
     assert len(folded) == len(set(folded))
 
 
+def test_a_long_message_still_suggests_a_name_one_of_its_words_is_part_of(
+    matcher: Matcher,
+) -> None:
+    # Suggestions look at only 8 of a long message's words; a common word that is
+    # part of a name ("models") must be among them, not just the rarest words.
+    query = (
+        "reminder: the quarterly planning doc is due friday, please add your okrs and "
+        "budget asks before the offsite, and say if models is on the agenda"
+    )
+    result = matcher.search(query)
+    assert not result.matches
+    assert len(result.words) > 8
+    assert result.suggestions[0] == "small models"
+
+
 def test_suggestions_include_the_nearest_title(matcher: Matcher) -> None:
     suggestions = matcher.search("jensen's leather jacket").suggestions
     assert any(s.startswith("Jensen Huang calls DeepSeek") for s in suggestions)

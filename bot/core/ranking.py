@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +44,11 @@ EXPLAINED = 0.5  # a hit at least this strong explains its query word
 NAMES_CACHE = 4_096  # claims whose name terms are kept (a few dozen bytes each)
 MAX_EMBED_CHARS = 4_000
 SUGGEST_CUTOFF = 90  # "video" is not a suggestion for "nvidia" (60), "Nvidia" is (100)
+# Suggestions are looked up from at most this many query words: every name is
+# compared with the whole text, so a pasted message cost its length in time
+# (2.2 ms of a 277-character paste at 100,000 claims, 1.1 ms capped) for the
+# same names (``suggestion_text`` keeps the words that make them).
+SUGGEST_WORDS = 8
 # One found only in a summary counts half in a short query (up to 5 content
 # words), so a single summary word never answers a short off-topic message on
 # its own ("earnings" in a summary is no reason to answer "nvidia earnings").
@@ -54,6 +59,25 @@ SHORT_QUERY_SUMMARY_CREDIT = 0.5
 
 def words_of(units: Iterable[Unit]) -> tuple[str, ...]:
     return tuple(u.word for u in units)
+
+
+def suggestion_text(units: Sequence[Unit], name_words: Set[str], most: int = SUGGEST_WORDS) -> str:
+    """The query words names are compared with: all of a short query's, else the telling ones.
+
+    A longer query keeps ``most`` distinct words: first those that are a word
+    of some name (they make the closest suggestions: "open" -> "open
+    weights"), then the highest-weighted (rarest) others, in the order they
+    were written. A short query's text, and so its suggestions, are exactly
+    what they would be uncapped.
+    """
+    if len(units) <= most:
+        return " ".join(u.word for u in units)
+    heaviest: dict[str, float] = {}
+    for unit in units:
+        heaviest[unit.word] = max(unit.weight, heaviest.get(unit.word, unit.weight))
+    ranked = sorted(heaviest, key=lambda w: (w not in name_words, -heaviest[w]))
+    kept = set(ranked[:most])
+    return " ".join(w for w in heaviest if w in kept)
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,7 @@ class Judge:
         # Per instance, not a class-wide functools cache: a reloaded store's
         # old Judge (and the index it holds) must not outlive it in the cache.
         self._names = lru_cache(maxsize=NAMES_CACHE)(self._claim_names)
+        self._name_words = frozenset(w for key in index.suggest_keys for w in key.split())
 
     def thresholds(self, words: int) -> tuple[float, int]:
         """Coverage and matched words the words alone need, by query length."""
@@ -269,7 +294,7 @@ class Judge:
         case-insensitively ("deepseek" and "DeepSeek" are one suggestion). Only
         when nothing is close do the store's biggest topics fill in.
         """
-        text = " ".join(u.word for u in units) or fold(searchable(query))[:200]
+        text = suggestion_text(list(units), self._name_words) or fold(searchable(query))[:200]
         picks: dict[str, str] = {}
         if text.strip():
             close = process.extract(
