@@ -30,12 +30,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from bot.core.array_files import load_arrays, save_arrays
-from bot.core.index import TermIndex, build_index
+from bot.core.index import TermIndex, build_index, meaning_text
 from bot.core.parse_cache import cache_dir_from_env
 from bot.core.semantic import DIMENSIONS, MODEL_ID, ClaimVectors, Embedder
 from bot.core.store import ClaimStore
@@ -133,6 +134,24 @@ def _assemble(size: int, arrays: dict[str, np.ndarray]) -> tuple[TermIndex, Clai
     return index, ClaimVectors(codes, scales)
 
 
+def _build(
+    store: ClaimStore, analyzer: Analyzer, embedder: Embedder
+) -> tuple[TermIndex, ClaimVectors]:
+    """Build the index while another thread embeds the claims' meaning texts.
+
+    Why: the two are independent and about equally long (~2 s each at 10,000
+    claims), and embedding spends most of its time in the tokenizer's Rust
+    code and numpy, which release the GIL; one after the other left a core
+    idle during a cold load. The meaning texts are read in a first pass (a
+    tenth of the build's time) so the embedding can start at once.
+    """
+    meanings = [meaning_text(claim) for claim in store]
+    with ThreadPoolExecutor(1, thread_name_prefix="embed-claims") as pool:
+        embedded = pool.submit(claim_vectors, embedder, meanings)
+        index, _ = build_index(store, analyzer)
+        return index, embedded.result()
+
+
 def load_or_build(
     store: ClaimStore,
     analyzer: Analyzer,
@@ -151,9 +170,7 @@ def load_or_build(
             with contextlib.suppress(OSError):
                 os.utime(directory)  # recently used: not pruned by other stores' saves
             return loaded
-    index, meanings = build_index(store, analyzer)
-    vectors = claim_vectors(embedder, meanings)
-    del meanings
+    index, vectors = _build(store, analyzer, embedder)
     if directory is not None and save_arrays(directory, _arrays(index, vectors), KEEP):
         # Serve from the saved files: mapped pages are shared, the built objects freed.
         loaded = load_arrays(directory, functools.partial(_assemble, len(store)))
