@@ -34,11 +34,11 @@ from tests.support.installs import (
     answered,
     command,
     event,
-    eventually,
     oauth_env,
     paused_by_team,
 )
 from tests.support.mock_slack import MockSlack
+from tests.support.polling import eventually
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -24,7 +24,6 @@ from tests.support.installs import (
     answered,
     command,
     event,
-    eventually,
     install,
     link,
     oauth_env,
@@ -32,6 +31,7 @@ from tests.support.installs import (
     start_install,
 )
 from tests.support.mock_slack import MockSlack
+from tests.support.polling import eventually
 
 
 @pytest.fixture(scope="module")

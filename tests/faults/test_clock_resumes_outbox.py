@@ -14,36 +14,23 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from bot.state.models import ClaimCitation, ReplyOutbox
 from tests.support.app_server import BOT_TOKEN, SIGNING_SECRET, running_app
 from tests.support.mock_slack import MockSlack
+from tests.support.polling import rows, wait_until
 from tests.support.signing import JSON, event_body, post, signed_headers
+from tests.support.slack_requests import mention
 
 FAST_OUTBOX = {
     "AI_RACE_OUTBOX_LEASE_SECONDS": "1",
     "AI_RACE_OUTBOX_INTERVAL_SECONDS": "1",
     "AI_RACE_DRAIN_SECONDS": "1",
 }
-
-
-def _rows(engine: Engine, model: type) -> list:  # type: ignore[type-arg]
-    with Session(engine, expire_on_commit=False) as session:
-        return list(session.scalars(select(model)))
-
-
-def _until(what: str, check: Callable[[], bool], log: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}:\n{log.read_text()}"
-        time.sleep(0.05)  # polling observable state (database rows), bounded by the deadline
 
 
 def _clock(mock: MockSlack, db_url: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -69,13 +56,7 @@ def test_the_digest_clock_posts_a_reply_its_web_process_left_once(
     db_url: str, db_engine: Engine, tmp_path: Path
 ) -> None:
     thread_ts = "1700000100.000300"
-    event = {
-        "type": "app_mention",
-        "user": "U123",
-        "channel": "C9",
-        "text": "<@UBOT> open source models",
-        "ts": thread_ts,
-    }
+    event = mention("<@UBOT> open source models", thread_ts)
     body = event_body(event, event_id=f"EvClock{os.getpid()}")
     with MockSlack() as mock:
         mock.fail_next("chat.postMessage", status=429, retry_after=5, count=1)
@@ -83,16 +64,16 @@ def test_the_digest_clock_posts_a_reply_its_web_process_left_once(
             headers = signed_headers(body, SIGNING_SECRET, content_type=JSON)
             assert post(web.events_url, body, headers)[0] == 200
             mock.wait_for("chat.postMessage", 1, status=429, timeout=15)
-            kept = lambda: len(_rows(db_engine, ReplyOutbox)) == 1  # noqa: E731
-            _until("the reply is kept", kept, web.log_path)
+            kept = lambda: len(rows(db_engine, ReplyOutbox)) == 1  # noqa: E731
+            wait_until("the reply is kept", kept, context=web.log_path.read_text)
             web.process.send_signal(signal.SIGTERM)
             web.process.wait(timeout=15)
         assert mock.posted() == []
         clock, log = _clock(mock, db_url, tmp_path)
         try:
             mock.wait_for("chat.postMessage", 1, status=200, timeout=20)
-            sent = lambda: [r.status for r in _rows(db_engine, ReplyOutbox)] == ["sent"]  # noqa: E731
-            _until("the row is sent", sent, log)
+            sent = lambda: [r.status for r in rows(db_engine, ReplyOutbox)] == ["sent"]  # noqa: E731
+            wait_until("the row is sent", sent, context=log.read_text)
             clock.send_signal(signal.SIGTERM)
             assert clock.wait(timeout=15) == 0, log.read_text()
         finally:
@@ -100,6 +81,6 @@ def test_the_digest_clock_posts_a_reply_its_web_process_left_once(
                 clock.kill()
                 clock.wait()
     assert [m["thread_ts"] for m in mock.posted()] == [thread_ts]
-    citations = _rows(db_engine, ClaimCitation)  # recorded by the clock, as a web process would
+    citations = rows(db_engine, ClaimCitation)  # recorded by the clock, as a web process would
     assert citations and {c.thread_ts for c in citations} == {thread_ts}
     assert {c.kind for c in citations} == {"thread"}

@@ -12,18 +12,17 @@ import contextlib
 import itertools
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from bot.state.models import ReplyOutbox
 from tests.support.app_server import SIGNING_SECRET, RunningApp, running_app
 from tests.support.mock_slack import MockSlack
+from tests.support.polling import rows, wait_until
 from tests.support.signing import FORM, JSON, event_body, post, signed_headers, slash_command_body
+from tests.support.slack_requests import mention
 
 FAST_OUTBOX = {
     "AI_RACE_OUTBOX_LEASE_SECONDS": "1",
@@ -40,13 +39,7 @@ def _server(mock: MockSlack, db_url: str, tmp_path: Path, workers: int = 1):  # 
 def _mention(app: RunningApp, channel: str = "C9") -> str:
     n = next(_ids)
     thread_ts = f"{1700000000 + n}.000100"
-    event = {
-        "type": "app_mention",
-        "user": "U123",
-        "channel": channel,
-        "text": "<@UBOT> open source models",
-        "ts": thread_ts,
-    }
+    event = mention("<@UBOT> open source models", thread_ts, channel=channel)
     body = event_body(event, event_id=f"EvOut{n}x{os.getpid()}")
     status, _, _ = post(
         app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON)
@@ -61,18 +54,6 @@ def _command(app: RunningApp, response_url: str) -> None:
         app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=FORM)
     )
     assert status == 200
-
-
-def _rows(engine: Engine) -> list[ReplyOutbox]:
-    with Session(engine, expire_on_commit=False) as session:
-        return list(session.scalars(select(ReplyOutbox)))
-
-
-def _until(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)  # polling observable state (database rows), bounded by the deadline
 
 
 def _stop(app: RunningApp, sig: int = signal.SIGTERM) -> None:
@@ -95,14 +76,19 @@ def test_replies_waiting_for_retry_after_survive_sigterm_and_go_out_once(
             threads = [_mention(first) for _ in range(4)]
             _command(first, mock.response_url("slash"))  # a slash command's answer waits too
             mock.wait_for("chat.postMessage", 4, status=429, timeout=15)
-            _until("all 5 replies are in the outbox", lambda: len(_rows(db_engine)) == 5)
+            wait_until(
+                "all 5 replies are in the outbox", lambda: len(rows(db_engine, ReplyOutbox)) == 5
+            )
             _stop(first)
             assert "5 replies kept in the outbox" in first.log()
         # The first process posted nothing: the deploy cut it short.
         assert mock.posted() == [] and not mock.calls_to("response", status=200)
         with _server(mock, db_url, tmp_path):
             mock.wait_for("chat.postMessage", 4, status=200, timeout=20)
-            _until("every row is sent", lambda: {r.status for r in _rows(db_engine)} == {"sent"})
+            wait_until(
+                "every row is sent",
+                lambda: {r.status for r in rows(db_engine, ReplyOutbox)} == {"sent"},
+            )
         assert sorted(_threads_posted(mock)) == sorted(threads)
         assert [c.params["key"] for c in mock.calls_to("response", status=200)] == ["slash"]
         for message in mock.posted():
@@ -122,7 +108,7 @@ def test_sigterm_drains_replies_due_within_the_drain_timeout(
             _stop(app)  # the reply is due in 1 s, well within the drain: posted before exit
             assert "kept in the outbox" not in app.log()
         assert _threads_posted(mock) == [thread]
-        assert [r.status for r in _rows(db_engine)] == ["sent"]
+        assert [r.status for r in rows(db_engine, ReplyOutbox)] == ["sent"]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -134,13 +120,18 @@ def test_processes_resuming_one_outbox_post_each_reply_once(
         with _server(mock, db_url, tmp_path) as first:
             threads = [_mention(first, channel=f"C{n}") for n in range(10)]
             mock.wait_for("chat.postMessage", 10, status=429, timeout=15)
-            _until("all 10 replies are in the outbox", lambda: len(_rows(db_engine)) == 10)
+            wait_until(
+                "all 10 replies are in the outbox", lambda: len(rows(db_engine, ReplyOutbox)) == 10
+            )
             _stop(first)
         # Three resumers (two workers of one server, one of another) race for the same rows.
         with contextlib.ExitStack() as stack:
             stack.enter_context(_server(mock, db_url, tmp_path, workers=2))
             stack.enter_context(_server(mock, db_url, tmp_path))
-            _until("every row is sent", lambda: {r.status for r in _rows(db_engine)} == {"sent"})
+            wait_until(
+                "every row is sent",
+                lambda: {r.status for r in rows(db_engine, ReplyOutbox)} == {"sent"},
+            )
         assert sorted(_threads_posted(mock)) == sorted(threads)
 
 
@@ -160,7 +151,7 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
         with _server(mock, db_url, tmp_path) as first:
             thread = _mention(first)
             mock.wait_for("chat.postMessage", 1, status=200, timeout=15)
-            [row] = _rows(db_engine)
+            [row] = rows(db_engine, ReplyOutbox)
             assert row.status == "sending"
             workers = _children(first.process.pid)
             first.process.send_signal(signal.SIGKILL)  # the master first: no worker respawns
@@ -169,8 +160,10 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
             first.process.wait(timeout=15)
         release.set()
         with _server(mock, db_url, tmp_path) as second:
-            _until("the row is settled", lambda: _rows(db_engine)[0].status == "sent")
+            wait_until(
+                "the row is settled", lambda: rows(db_engine, ReplyOutbox)[0].status == "sent"
+            )
             assert "already in its thread" in second.log()
         assert _threads_posted(mock) == [thread]
         assert len(mock.calls_to("chat.postMessage", status=200)) == 1
-        assert _rows(db_engine)[0].message_ts == mock.posted()[0]["ts"]
+        assert rows(db_engine, ReplyOutbox)[0].message_ts == mock.posted()[0]["ts"]

@@ -18,21 +18,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.state.models import ReplyOutbox
 from tests.support.app_server import BOT_TOKEN, running_app
 from tests.support.mock_slack import MockSlack
+from tests.support.polling import rows, wait_until
 from tests.support.signing import event_body
+from tests.support.slack_requests import mention
 
 FAST_OUTBOX = {
     "AI_RACE_OUTBOX_LEASE_SECONDS": "1",
@@ -76,13 +77,7 @@ class SocketModeSlack:
     def mention(self, n: int) -> tuple[str, str]:
         """Send a mention; returns (envelope id, thread ts)."""
         thread_ts = f"{1700000000 + n}.000200"
-        event = {
-            "type": "app_mention",
-            "user": "U123",
-            "channel": "C9",
-            "text": "<@UBOT> open source models",
-            "ts": thread_ts,
-        }
+        event = mention("<@UBOT> open source models", thread_ts)
         envelope = f"env-{n}-{os.getpid()}"
         body = json.loads(event_body(event, event_id=f"EvSock{n}x{os.getpid()}"))
         self.outgoing.put(
@@ -130,18 +125,6 @@ def socket_mode_app(
             process.wait()
 
 
-def _rows(engine: Engine) -> list[ReplyOutbox]:
-    with Session(engine, expire_on_commit=False) as session:
-        return list(session.scalars(select(ReplyOutbox)))
-
-
-def _until(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)  # polling observable state (database rows), bounded by the deadline
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sigterm_in_socket_mode_keeps_a_waiting_reply_for_the_next_process(
     db_url: str, db_engine: Engine, tmp_path: Path
@@ -154,14 +137,17 @@ def test_sigterm_in_socket_mode_keeps_a_waiting_reply_for_the_next_process(
             envelope, thread_ts = slack.mention(1)
             assert slack.acks.get(timeout=30) == envelope
             mock.wait_for("chat.postMessage", 1, status=429, timeout=15)
-            _until("the reply is in the outbox", lambda: len(_rows(db_engine)) == 1)
+            wait_until("the reply is in the outbox", lambda: len(rows(db_engine, ReplyOutbox)) == 1)
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
             assert "1 replies kept in the outbox" in log.read_text()
         assert mock.posted() == []  # the Retry-After outlasted the drain: not posted here
         with running_app(mock.base_url, db_url, tmp_path, workers=1, **env):
             mock.wait_for("chat.postMessage", 1, status=200, timeout=20)
-            _until("the row is sent", lambda: [r.status for r in _rows(db_engine)] == ["sent"])
+            wait_until(
+                "the row is sent",
+                lambda: [r.status for r in rows(db_engine, ReplyOutbox)] == ["sent"],
+            )
         assert [m["thread_ts"] for m in mock.posted()] == [thread_ts]
     slack.server.shutdown()
 
@@ -182,5 +168,5 @@ def test_sigterm_in_socket_mode_posts_a_reply_due_within_the_drain(
             assert process.wait(timeout=15) == 0
             assert "kept in the outbox" not in log.read_text()
         assert [m["thread_ts"] for m in mock.posted()] == [thread_ts]
-        assert [r.status for r in _rows(db_engine)] == ["sent"]
+        assert [r.status for r in rows(db_engine, ReplyOutbox)] == ["sent"]
     slack.server.shutdown()

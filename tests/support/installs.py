@@ -13,7 +13,6 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -109,16 +108,6 @@ def event(app: RunningApp, team_id: str, payload: dict[str, Any], event_id: str)
         app.events_url, body, signed_headers(body, SIGNING_SECRET, content_type=JSON)
     )
     return status
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Poll ``condition`` (a database read) until true or ``timeout`` s have passed."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def paused_by_team(engine: Engine) -> dict[str, str | None]:
