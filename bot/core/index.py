@@ -8,7 +8,8 @@ word deep in a summary. Postings live in flat numpy arrays sorted by term and
 then by claim, so a query touches only the claims that share a term with it.
 
 How queries use it lives elsewhere: ``bot.core.candidates`` turns a query into
-candidate claims, ``bot.core.ranking`` decides which of them are answers.
+candidate claims, ``bot.core.ranking`` decides which of them are answers;
+``bot.core.index_build`` builds it.
 """
 
 from __future__ import annotations
@@ -16,22 +17,19 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.core.match_types import FIELD_WEIGHT, KEY_FIELDS, FieldKind, claim_fields
+from bot.core.match_types import FIELD_WEIGHT
 from bot.core.schema import Claim
-from bot.core.store import ClaimStore
-from bot.core.text import Analyzer, fold, is_content_word, stem
+from bot.core.text import fold, is_content_word
 
 # A claim that names a term in several places (title, aliases, entities, summary)
 # is more about it than one that mentions it once: a small, saturating bonus
 # used for ranking only, never for deciding whether something matches at all.
 TF_BONUS = 0.15
-PHRASE_FIELDS = (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY)
 # Bumped whenever the meaning or layout of ``TermIndex.state()`` changes, so a
 # saved state of another layout is refused instead of misread.
 STATE_VERSION = 1
@@ -215,7 +213,7 @@ class TermIndex:
             display=packed["display"],
             phrases=packed["phrases"],
             surface_term=dict(zip(packed["surfaces"].tolist(), surface_term.tolist(), strict=True)),
-            suggest_display=_suggestions(packed["suggest"].tolist()),
+            suggest_display=suggestion_display(packed["suggest"].tolist()),
             **arrays,
         )
 
@@ -262,78 +260,6 @@ def _check_state(
         raise ValueError(f"index state inconsistent: {', '.join(sorted(set(problems)))}")
 
 
-class _Collector:
-    """Accumulates postings claim by claim; claims are materialised one at a time."""
-
-    def __init__(self, analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
-        self.term_ids: dict[str, int] = {}
-        self.surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
-        self.post_term, self.post_claim, self.post_field = array("i"), array("i"), array("b")
-        self.post_occurrences = array("H")
-        self.phrases: list[str] = []  # flat; ``phrase_counts`` says how many per claim
-        self.phrase_counts = array("q")
-        self.display: list[str] = []
-        # Entities, topics, speakers and many aliases repeat across claims:
-        # analyse each distinct key text once (summaries rarely repeat).
-        self.analysed: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-        self.suggestable: set[str] = set()
-        self.meanings: list[str] = []
-
-    def _terms_of(self, text: str, joined: bool) -> list[tuple[str, str]]:
-        """(surface word, term) pairs of a field; key fields add joined neighbours."""
-        tokens = self.analyzer.canonical_words(text)
-        pairs = [(w, stem(w)) for w in tokens if len(w) > 1 or w.isdigit()]
-        if joined:
-            for left, right in itertools.pairwise(tokens):
-                if joinable(left, right):
-                    pairs.append((left + right, stem(left + right)))
-        return pairs
-
-    def _analyse(self, kind: FieldKind, text: str) -> tuple[str, list[tuple[str, str]]]:
-        key = kind in KEY_FIELDS
-        cached = self.analysed.get(text) if key else None
-        if cached is None:
-            phrase = " ".join(self.analyzer.canonical_words(text)) if key else ""
-            cached = (phrase, self._terms_of(text, joined=key))
-            if key:
-                self.analysed[text] = cached
-        return cached
-
-    def _term(self, surface: str, term: str, key: bool) -> int:
-        tid = self.term_ids.setdefault(term, len(self.term_ids))
-        if tid == len(self.display):
-            self.display.append(surface)
-        if key and not surface.isdigit():
-            self.surfaces.setdefault(surface, tid)
-        return tid
-
-    def add(self, index: int, claim: Claim) -> None:
-        self.suggestable.update(claim.topics, claim.entities)
-        if claim.speaker:
-            self.suggestable.add(claim.speaker.name)
-        self.meanings.append(meaning_text(claim))
-        best: dict[int, int] = {}
-        occurrences: dict[int, int] = {}
-        phrases = 0
-        for kind, text in claim_fields(claim):
-            phrase, pairs = self._analyse(kind, text)
-            if kind in PHRASE_FIELDS:
-                self.phrases.append(phrase)
-                phrases += 1
-            for surface, term in pairs:
-                tid = self._term(surface, term, kind in KEY_FIELDS)
-                if tid not in best or kind < best[tid]:
-                    best[tid] = kind
-                occurrences[tid] = occurrences.get(tid, 0) + 1
-        for tid, strongest in best.items():
-            self.post_term.append(tid)
-            self.post_claim.append(index)
-            self.post_field.append(strongest)
-            self.post_occurrences.append(min(occurrences[tid], 60_000))
-        self.phrase_counts.append(phrases)
-
-
 def _typo_buckets(surfaces: Iterable[str]) -> dict[int, list[str]]:
     """For each word length, every key word within reach of the edits allowed for it.
 
@@ -360,43 +286,9 @@ def _letters(words: Sequence[str]) -> np.ndarray:
     return counts
 
 
-def _suggestions(names: Iterable[str]) -> dict[str, str]:
+def suggestion_display(names: Iterable[str]) -> dict[str, str]:
     """One suggestion per name whatever its case; the capitalised spelling wins."""
     display: dict[str, str] = {}
     for name in sorted(names):  # "DeepSeek" sorts before "deepseek"
         display.setdefault(fold(name).strip(), name)
     return display
-
-
-def _finish(size: int, c: _Collector) -> TermIndex:
-    terms = np.frombuffer(c.post_term, dtype=np.int32)
-    order = np.argsort(terms, kind="stable")
-    fields = np.frombuffer(c.post_field, dtype=np.int8)[order].copy()
-    phrase_indptr = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(np.frombuffer(c.phrase_counts, dtype=np.int64), out=phrase_indptr[1:])
-    extra = np.frombuffer(c.post_occurrences, dtype=np.uint16)[order].astype(np.float32) - 1
-    counts = np.bincount(terms, minlength=len(c.term_ids))
-    n = max(size, 1)
-    return TermIndex(
-        size=size,
-        term_ids=c.term_ids,
-        display=PackedStrings.pack(c.display),
-        phrases=PackedStrings.pack(c.phrases),
-        phrase_indptr=phrase_indptr,
-        surface_term=c.surfaces,
-        post_claim=np.frombuffer(c.post_claim, dtype=np.int32)[order].copy(),
-        post_field=fields,
-        post_boost=(TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32),
-        indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
-        # BM25's idf: rare terms say more about what a query is after.
-        idf=np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32),
-        suggest_display=_suggestions(c.suggestable),
-    )
-
-
-def build_index(store: ClaimStore, analyzer: Analyzer) -> tuple[TermIndex, list[str]]:
-    """The index of ``store`` and each claim's meaning text (for its sentence vector)."""
-    collector = _Collector(analyzer)
-    for index, claim in enumerate(store):
-        collector.add(index, claim)
-    return _finish(len(store), collector), collector.meanings

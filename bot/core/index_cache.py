@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.core.array_files import load_arrays, save_arrays
-from bot.core.index import TermIndex, build_index, meaning_text
+from bot.core.index import TermIndex, meaning_text
+from bot.core.index_build import build_index
 from bot.core.parse_cache import cache_dir_from_env
 from bot.core.semantic import DIMENSIONS, MODEL_ID, ClaimVectors, Embedder
 from bot.core.store import ClaimStore
@@ -53,7 +54,14 @@ _BUILDER = (
     "load_catalog(Path(sys.argv[2]), Path(sys.argv[3]) if sys.argv[3] else None)"
 )
 # Code whose change changes what an index holds: part of the key.
-_BUILDERS = ("index.py", "text.py", "match_types.py", "semantic.py", "index_cache.py")
+_BUILDERS = (
+    "index.py",
+    "index_build.py",
+    "text.py",
+    "match_types.py",
+    "semantic.py",
+    "index_cache.py",
+)
 
 
 def index_key(

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+# snowballstemmer hands out PyStemmer's C build of the same algorithm when it
+# is installed (a dependency): stemming was a tenth of building the index.
 _stemmer = snowballstemmer.stemmer("english")
 
 _DOTTED_US = re.compile(r"\bu\.\s?s\.(?:\s?a\.)?", re.IGNORECASE)

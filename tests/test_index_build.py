@@ -1,0 +1,177 @@
+"""The optimised index build gives exactly the index of a plain single pass.
+
+``reference_index`` below is the build as it was before it was optimised
+(every field analysed at every occurrence, one posting appended at a time):
+slow and obviously right. The real build (bot.core.index_build) caches
+analyses as term ids, counts with Counter and assembles postings from parts
+with numpy; every array of its state, and every answer a user would see,
+must equal the reference's, on the bundled claims and a generated store.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from array import array
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.core import text as text_module
+from bot.core.index import TF_BONUS, PackedStrings, TermIndex, joinable, meaning_text
+from bot.core.index_build import analyse, build_index, merge
+from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
+from bot.core.matcher import Matcher
+from bot.core.matching_config import load_matching_config
+from bot.core.schema import Claim
+from bot.core.store import ClaimStore, load_store
+from bot.core.text import Analyzer, fold, stem, words
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+
+
+def reference_index(claims: list[Claim], analyzer: Analyzer) -> TermIndex:
+    """One posting per (term, claim) with its strongest field, the plain way."""
+    term_ids: dict[str, int] = {}
+    display: list[str] = []
+    surfaces: dict[str, int] = {}
+    post_term, post_claim, post_field, post_count = array("i"), array("i"), array("b"), []
+    phrases: list[str] = []
+    phrase_counts: list[int] = []
+    suggestable: set[str] = set()
+    for index, claim in enumerate(claims):
+        suggestable.update(claim.topics, claim.entities)
+        if claim.speaker:
+            suggestable.add(claim.speaker.name)
+        best: dict[int, int] = {}
+        occurrences: dict[int, int] = {}
+        count = 0
+        for kind, text in claim_fields(claim):
+            key = kind in KEY_FIELDS
+            tokens = analyzer.canonical_words(text)
+            if kind in (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY):
+                phrases.append(" ".join(tokens))
+                count += 1
+            pairs = [(w, stem(w)) for w in tokens if len(w) > 1 or w.isdigit()]
+            if key:
+                pairs += [
+                    (a + b, stem(a + b)) for a, b in itertools.pairwise(tokens) if joinable(a, b)
+                ]
+            for surface, term in pairs:
+                tid = term_ids.setdefault(term, len(term_ids))
+                if tid == len(display):
+                    display.append(surface)
+                if key and not surface.isdigit():
+                    surfaces.setdefault(surface, tid)
+                best[tid] = min(best.get(tid, kind), kind)
+                occurrences[tid] = occurrences.get(tid, 0) + 1
+        for tid, strongest in best.items():
+            post_term.append(tid)
+            post_claim.append(index)
+            post_field.append(strongest)
+            post_count.append(min(occurrences[tid], 60_000))
+        phrase_counts.append(count)
+    terms = np.frombuffer(post_term, dtype=np.int32)
+    order = np.argsort(terms, kind="stable")
+    counts = np.bincount(terms, minlength=len(term_ids))
+    extra = np.array(post_count, dtype=np.float32)[order] - 1
+    n = max(len(claims), 1)
+    suggest: dict[str, str] = {}
+    for name in sorted(suggestable):
+        suggest.setdefault(fold(name).strip(), name)
+    return TermIndex(
+        size=len(claims),
+        term_ids=term_ids,
+        display=PackedStrings.pack(display),
+        phrases=PackedStrings.pack(phrases),
+        phrase_indptr=np.concatenate(([0], np.cumsum(phrase_counts))).astype(np.int64),
+        surface_term=surfaces,
+        post_claim=np.frombuffer(post_claim, dtype=np.int32)[order],
+        post_field=np.frombuffer(post_field, dtype=np.int8)[order],
+        post_boost=(TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32),
+        indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        idf=np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32),
+        suggest_display=suggest,
+    )
+
+
+def _assert_same(built: TermIndex, reference: TermIndex) -> None:
+    ours, theirs = built.state(), reference.state()
+    assert ours.keys() == theirs.keys()
+    for name, array_ in theirs.items():
+        assert ours[name].dtype == array_.dtype, name
+        np.testing.assert_array_equal(ours[name], array_, err_msg=name)
+    assert built.term_ids == reference.term_ids
+    assert built.surface_term == reference.surface_term
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> ClaimStore:
+    """600 generated claims and the bundled ones (bench/make_store.py, seed 7)."""
+    spec = importlib.util.spec_from_file_location("make_store", ROOT / "bench" / "make_store.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    directory = tmp_path_factory.mktemp("generated")
+    module.make_store(600, directory, seed=7)
+    return load_store(directory)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer(load_matching_config(None).synonyms)
+
+
+def test_the_index_equals_the_reference_build(generated: ClaimStore, analyzer: Analyzer) -> None:
+    claims = list(generated)
+    index, meanings = build_index(generated, analyzer)
+    _assert_same(index, reference_index(claims, analyzer))
+    assert meanings == [meaning_text(claim) for claim in claims]
+
+
+def test_parts_analysed_apart_merge_into_the_same_index(
+    generated: ClaimStore, analyzer: Analyzer
+) -> None:
+    claims = list(generated)
+    thirds = [claims[:150], claims[150:151], claims[151:]]
+    merged = merge([analyse(part, analyzer) for part in thirds])
+    _assert_same(merged, reference_index(claims, analyzer))
+
+
+def _answers(matcher: Matcher, queries: list[str]) -> list[tuple]:
+    out = []
+    for query in queries:
+        result = matcher.search(query)
+        matches = [(m.claim.id, m.score, m.reason, m.phrase) for m in result.matches]
+        out.append((query, matches, result.suggestions))
+    return out
+
+
+def test_every_evaluation_answer_is_the_reference_builds(
+    generated: ClaimStore, analyzer: Analyzer
+) -> None:
+    lines = (DATA / "public_queries.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    queries = [line.split("\t")[0] for line in lines]
+    extra = (ROOT / "bench" / "queries_bench.txt").read_text(encoding="utf-8").splitlines()
+    queries += [line for line in extra if line.strip() and not line.startswith("#")]
+    reference = reference_index(list(generated), analyzer)
+    config = load_matching_config(None)
+    built = Matcher(generated, config, index=build_index(generated, analyzer)[0])
+    expected = Matcher(generated, config, index=reference)
+    answers = _answers(built, queries)
+    assert any(matches for _, matches, _ in answers)  # the queries do find claims
+    assert answers == _answers(expected, queries)
+
+
+def test_the_c_stemmer_stems_as_the_pure_python_one(generated: ClaimStore) -> None:
+    """PyStemmer (picked by snowballstemmer) must not change a single term."""
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    assert type(text_module._stemmer).__module__ == "Stemmer"  # the C build is the one in use
+    vocabulary = {w for claim in generated for _, text in claim_fields(claim) for w in words(text)}
+    vocabulary |= set(words((DATA / "public_queries.tsv").read_text(encoding="utf-8")))
+    assert len(vocabulary) > 1_000
+    python = EnglishStemmer()
+    assert {w: stem(w) for w in vocabulary} == {w: python.stemWord(w) for w in vocabulary}
