@@ -127,11 +127,14 @@ def test_limit_and_offset_page_through_results(seeds: Matcher) -> None:
     assert first.matches[0].claim.id != second.matches[0].claim.id
 
 
-def test_scores_are_ranked_and_bounded(seeds: Matcher) -> None:
+def test_answers_follow_the_words_then_the_score_and_are_bounded(seeds: Matcher) -> None:
     result = seeds.search("open source")
-    scores = [m.score for m in result.matches]
-    assert scores == sorted(scores, reverse=True)
-    assert all(0 < s <= 1 for s in scores)
+    found = seeds.candidates("open source")
+    assert found is not None and len(result.matches) >= 2
+    rank = dict(zip((seeds.store.ids[i] for i in found.indices), found.words_rank(), strict=True))
+    keys = [(rank[m.claim.id], m.score) for m in result.matches]
+    assert keys == sorted(keys, reverse=True)
+    assert all(0 < m.score <= 1 for m in result.matches)
 
 
 def test_index_reports_its_memory(seeds: Matcher) -> None:
@@ -246,3 +249,28 @@ def test_the_letter_count_filter_keeps_every_word_within_reach(seeds: Matcher) -
         assert set(near) <= set(filtered), word
         kept_fewer += len(filtered) < len(bucket)
     assert kept_fewer > len(probes) // 2  # the filter does filter
+
+
+def test_the_claim_most_about_the_words_outranks_many_shorter_ones(tmp_path: Path) -> None:
+    """Equally worded claims are ordered by the words, not by which is shortest.
+
+    Forty one-line claims say "Nvidia" once and little else, so their vectors
+    sit closest to the query's; the real claim names Nvidia in its title, an
+    alias, an entity and its summary. Ordered by chance (cosine), the forty
+    came first and kept the real one out of the reranked set.
+    """
+    real = claim_data(
+        "huang-praises-rival",
+        "Nvidia's chief praises a Chinese rival's efficiency",
+        "The Nvidia CEO said the rival's cheap training made Nvidia's customers rethink spending.",
+        aliases=["nvidia ceo praise"],
+        entities=["Nvidia"],
+    )
+    note = "Nvidia makes AI chips."
+    shorter = [claim_data(f"nvidia-note-{i:02d}", f"Nvidia note {i}", note) for i in range(40)]
+    matcher = load_catalog(write_store(tmp_path / "store", [*shorter, real])).matcher
+    found = matcher.candidates("nvidia")
+    assert found is not None
+    cosine = dict(zip((matcher.store.ids[i] for i in found.indices), found.cosine, strict=True))
+    assert cosine["huang-praises-rival"] < min(v for k, v in cosine.items() if k != real["id"])
+    assert ids(matcher, "nvidia")[0] == "huang-praises-rival"

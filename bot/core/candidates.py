@@ -64,6 +64,7 @@ class Proposal:
     indices: np.ndarray  # claim indices
     coverage: np.ndarray  # share of the query's weight each explains
     matched: np.ndarray  # explained words (key fields 1, summary ``weak_credit``)
+    focus: np.ndarray  # tf bonus over the query's weight: how much each is *about* its words
 
 
 def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
@@ -217,11 +218,12 @@ class CandidateFinder:
         coverage = mass / total_weight
         keep = coverage >= CANDIDATE_COVERAGE - 1e-9
         indices, coverage = indices[keep], coverage[keep]
-        boost, matched = boost[keep], matched[keep]
+        focus, matched = boost[keep] / total_weight, matched[keep]
         if indices.size > self._pool:
-            top = _best(coverage + boost / total_weight, self._pool)
-            indices, coverage, matched = indices[top], coverage[top], matched[top]
-        return Proposal(indices, coverage, matched)
+            top = _best(coverage + focus, self._pool)
+            kept = (a[top] for a in (indices, coverage, matched, focus))
+            indices, coverage, matched, focus = kept
+        return Proposal(indices, coverage, matched, focus)
 
     def _unit_vector(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Claims explaining this unit: the best strength per claim, and its tf bonus.

@@ -34,12 +34,23 @@ from bot.core.semantic import ClaimVectors, Embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, fold, stem
 
-# The first estimate lacks the phrase feature (weighted about as much as cosine),
-# so when thousands of claims tie on the query's words, a claim whose alias IS the
-# query ("nvidia ceo") can sit behind eight that are merely nearer in cosine. 32
-# keeps it in reach (public queries at 10,000 claims: R@3 0.789 with 8, 0.842
-# with 16 to 300) for about 0.6 ms more per query (BENCHMARKS.md).
-CANDIDATES_TO_RERANK = 32
+# Which proposed claims get the costlier features (phrase, rest_cosine,
+# closest_meaning): the best few by the words (coverage plus tf bonus) and the
+# best few by a first estimate of the model (which leans on cosine). Chosen by
+# cosine alone, thousands of equally worded claims at 100,000 left a claim whose
+# alias IS the query ("nvidia ceo") outside the set; by words alone, a
+# paraphrase would never get its rest_cosine. 16 + 8 kept public Recall@3 at
+# 10,000 and 100,000 as high as reranking all 300 (BENCHMARKS.md).
+WORDS_TO_RERANK = 16
+CANDIDATES_TO_RERANK = 8
+# Answers are ordered by the words first, as the words-only matcher did: how much
+# of the query a claim explains and how much it is about those words (tf bonus),
+# with this share for how closely the query equals one of its phrases. The
+# calibrated chance decides *whether* to answer and breaks ties among equally
+# worded claims. Ordered by chance, cosine picked among thousands of equally
+# worded claims at scale and preferred short generated headlines that are mostly
+# the name over real claims that say more ("deepseek", "open source").
+PHRASE_SHARE = 0.15
 EXPLAINED = 0.5  # a hit at least this strong explains its query word
 NAMES_CACHE = 4_096  # claims whose name terms are kept (a few dozen bytes each)
 MAX_EMBED_CHARS = 4_000
@@ -89,7 +100,14 @@ class Candidates:
     features: np.ndarray
     cosine: np.ndarray
     coverage: np.ndarray
+    focus: np.ndarray  # tf bonus over the query's weight (``Proposal.focus``)
     phrases: list[str | None]
+
+    def words_rank(self) -> np.ndarray:
+        """The words' order of the claims: coverage, tf bonus and phrase, rounded for ties."""
+        phrase = self.features[:, FEATURES.index(Feature.PHRASE)]
+        rank = (1 - PHRASE_SHARE) * (self.coverage + self.focus) + PHRASE_SHARE * phrase
+        return np.round(rank, 6)
 
 
 class Judge:
@@ -141,8 +159,9 @@ class Judge:
     ) -> Candidates:
         """Evidence features for each proposed claim.
 
-        Every proposed claim gets a cosine; the best ``CANDIDATES_TO_RERANK`` by
-        a first estimate get the (costlier) whole-phrase comparison.
+        Every proposed claim gets a cosine; the best ``WORDS_TO_RERANK`` by their
+        words and ``CANDIDATES_TO_RERANK`` by a first estimate get the
+        (costlier) whole-phrase comparison.
         """
         indices, coverage, matched = proposal.indices, proposal.coverage, proposal.matched
         need_coverage, need_matched = self.thresholds(len(units))
@@ -156,13 +175,21 @@ class Judge:
         features[:, FEATURES.index(Feature.COSINE)] = cosine
         features[:, FEATURES.index(Feature.CLOSEST_MEANING)] = closest_in_meaning(cosine)
         features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
-        phrases = self._rerank(query_words, units, indices, features)
-        return Candidates(units, indices, features, cosine, coverage, phrases)
+        words = coverage + proposal.focus
+        phrases = self._rerank(query_words, units, indices, features, words)
+        return Candidates(units, indices, features, cosine, coverage, proposal.focus, phrases)
 
     def _rerank(
-        self, query_words: list[str], units: list[Unit], indices: np.ndarray, features: np.ndarray
+        self,
+        query_words: list[str],
+        units: list[Unit],
+        indices: np.ndarray,
+        features: np.ndarray,
+        words: np.ndarray,
     ) -> list[str | None]:
-        """Costlier features for the best few claims by a first estimate; returns phrases.
+        """Costlier features for the best few claims by words and by a first estimate.
+
+        Returns the phrase each reranked claim matched.
 
         Fills ``phrase``, ``rest_cosine``, ``closest_meaning`` and
         ``names_only`` in place.
@@ -171,7 +198,9 @@ class Judge:
         closest = closest_in_meaning(features[:, FEATURES.index(Feature.COSINE)])
         closest *= 1 - features[:, FEATURES.index(Feature.LEXICAL)]
         estimate = self.probability(features)
-        order = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
+        by_estimate = np.argsort(-estimate, kind="stable")[:CANDIDATES_TO_RERANK]
+        by_words = np.argsort(-words, kind="stable")[:WORDS_TO_RERANK]
+        order = np.union1d(by_words, by_estimate)
         folded = " ".join(query_words)[:300]
         unit_vectors = self.embedder.embed_words([u.word for u in units])
         for row in order.tolist():
@@ -243,6 +272,9 @@ class Judge:
         Answer when the words alone are conclusive (the index's own
         thresholds) or when the calibrated model finds the claim more likely
         than not: meaning rescues paraphrases, never overrules clear words.
+        Answers come in the words' order (``Candidates.words_rank``), the
+        chance breaking ties: among thousands of equally worded claims,
+        cosine measures how short a claim is more than what it is about.
         """
         model = self.config.confidence
         chance = self.probability(found.features)
@@ -254,8 +286,9 @@ class Judge:
             best = np.argsort(-chance, kind="stable")[:2].tolist()
             near = [self.store.claim_at(int(found.indices[r])).title for r in best]
             return SearchResult(query, (), self.suggest(query, found.units, near=near), words)
-        rows.sort(key=lambda r: (-chance[r], self.store.ids[int(found.indices[r])]))
-        floor = chance[rows[0]] * self.config.thresholds.relative_to_best
+        words_rank = found.words_rank()
+        rows.sort(key=lambda r: (-words_rank[r], -chance[r], self.store.ids[int(found.indices[r])]))
+        floor = max(chance[r] for r in rows) * self.config.thresholds.relative_to_best
         coverage = found.coverage
         kept = [r for r in rows if chance[r] >= floor or lexical[r]]
         # Only the page shown becomes Match objects: each reads and validates its
