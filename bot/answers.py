@@ -61,6 +61,8 @@ REPLY_EVENT_TYPE = "ai_race_reply"
 class ReplyKind(StrEnum):
     THREAD = "thread"
     RESPONSE_URL = "response_url"
+    SHARED = "shared"
+    """Posted in ``channel`` by the bot ("Share in channel"); ``url`` is the fallback."""
 
 
 @dataclass(frozen=True)
@@ -277,8 +279,11 @@ class AnswerQueue:
         capacity: int = DEFAULT_CAPACITY,
         clock: Callable[[], float] = time.monotonic,
         durability: Durability | None = None,
+        finished: Callable[[Answer], None] | None = None,
     ) -> None:
         self.workers = workers
+        # Told of each answer the queue is through with: sent, given up or handed over.
+        self.finished = finished
         self.capacity = capacity
         self.clock = clock
         self.durability: Durability = durability or InMemory()
@@ -332,6 +337,8 @@ class AnswerQueue:
             self._heap.clear()
             self._cond.notify_all()
         kept = self.durability.hand_over(left) if left else 0
+        for _, answer in left:
+            self._finished(answer)
         if left:
             log.info("stopping: %d replies kept in the outbox for the next process", kept)
         return kept
@@ -362,11 +369,22 @@ class AnswerQueue:
             delay = self._attempt(answer)
             with self._cond:
                 self._running -= 1
-                if delay is not None and not self._stopping:
+                again = delay is not None and not self._stopping
+                if again:
+                    assert delay is not None
                     heapq.heappush(
                         self._heap, _Entry(self.clock() + delay, next(self._seq), answer)
                     )
                 self._cond.notify_all()
+            if not again:
+                self._finished(answer)
+
+    def _finished(self, answer: Answer) -> None:
+        if self.finished is not None:
+            try:
+                self.finished(answer)
+            except Exception:  # a report that cannot be sent must not stop the worker
+                log.exception("could not report a finished %s", answer.label)
 
     def _attempt(self, answer: Answer) -> float | None:
         """Run ``answer`` once; the delay before the next try, or None when it is done."""

@@ -73,6 +73,11 @@ def create_app(settings: Settings, services: Services) -> App:
         **mode,
     )
     configure_client(app.client, settings)
+    if services.clients is None:
+        # Answers run outside the request (bot.runner): they look the team's token up.
+        from bot.resume import team_clients
+
+        services.clients = team_clients(settings, services.engine, app.client)
     app.use(_provide_services(services))
     app.use(_drop_duplicate_events(services))
     register_listeners(app)

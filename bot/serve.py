@@ -43,7 +43,8 @@ from bot.core.freshness import load_freshness_config
 from bot.digest.slack import DigestCommands
 from bot.gate import SlackRequestGate
 from bot.outbox import Outbox
-from bot.resume import ClientFor, outbox_for, start_resumer, team_clients
+from bot.resume import outbox_for, start_resumer, team_clients
+from bot.runner import JobRunner, LocalAnswers
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from bot.state.db import make_engine, open_database
@@ -76,16 +77,19 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     holder = CatalogHolder(catalog, build_elsewhere=True)
     guard = DatabaseGuard(engine)
     outbox = outbox_for(settings, engine, guard)
-    return Services(
+    services = Services(
         catalog=holder,
         engine=engine,
         events=EventLedger(engine),
         digest=DigestCommands(engine, holder),
         response_urls=ResponseUrlPolicy(settings.api_url),
-        answers=AnswerQueue(capacity=settings.answer_queue, durability=outbox),
+        clients=team_clients(settings, engine),
         review_every=load_freshness_config().review_every,  # a broken file stops start-up
         guard=guard,
     )
+    queue = AnswerQueue(capacity=settings.answer_queue, durability=outbox)
+    services.answers = LocalAnswers(queue, JobRunner(services))
+    return services
 
 
 class WebApp:
@@ -194,22 +198,23 @@ class ProductionServer(BaseApplication):
         return self.web_app
 
 
-def _start_resumer(services: Services, settings: Settings, client_for: ClientFor) -> None:
-    outbox = services.answers.durability
-    if isinstance(outbox, Outbox):
-        start_resumer(outbox, services.answers, settings, client_for, services.record_citations)
+def _start_resumer(services: Services, settings: Settings) -> None:
+    answers, clients = services.answers, services.clients
+    if not isinstance(answers, LocalAnswers) or clients is None:
+        return
+    queue = answers.queue
+    if isinstance(queue.durability, Outbox):
+        start_resumer(queue.durability, queue, settings, clients, services.record_citations)
 
 
-def _post_fork(
-    services: Services, settings: Settings, client_for: ClientFor
-) -> Callable[[Any, Any], None]:
+def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
     def hook(_server: Any, _worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
-        _start_resumer(services, settings, client_for)
+        _start_resumer(services, settings)
 
     return hook
 
@@ -217,7 +222,7 @@ def _post_fork(
 def _worker_exit(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
     def hook(_server: Any, _worker: Any) -> None:
         # Runs in the worker after it stopped serving requests (SIGTERM, a deploy).
-        services.answers.drain(settings.drain_seconds)
+        services.jobs.drain(settings.drain_seconds)
 
     return hook
 
@@ -265,9 +270,7 @@ def _gunicorn_options(
         "preload_app": True,
         "timeout": 30,
         "graceful_timeout": settings.drain_seconds + DRAIN_MARGIN_S,
-        "post_fork": _post_fork(
-            services, settings, team_clients(settings, services.engine, app.client)
-        ),
+        "post_fork": _post_fork(services, settings),
         "worker_exit": _worker_exit(services, settings),
         "accesslog": "-" if args.access_log else None,
         "loglevel": "info" if args.verbose else "warning",
@@ -290,14 +293,14 @@ def serve_socket_mode(app: App, settings: Settings, services: Services) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     start_watcher(services)
     start_housekeeping(services, settings.miss_retention)
-    _start_resumer(services, settings, team_clients(settings, services.engine, app.client))
+    _start_resumer(services, settings)
     handler = SocketModeHandler(app, settings.app_token)
     handler.connect()
     print(f"ai-race serve: Socket Mode, {len(services.current.store)} claims", flush=True)
     stop.wait()
     log.info("stopping: closing the Socket Mode connection, draining answers")
     handler.close()
-    services.answers.drain(settings.drain_seconds)
+    services.jobs.drain(settings.drain_seconds)
     print("ai-race serve: stopped", flush=True)
     return 0
 

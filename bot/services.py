@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.models.views import View
 from sqlalchemy import Engine
 
@@ -27,6 +28,8 @@ from bot.core.router import Verb, route
 from bot.corrections.citing import CitationSite, citations_of
 from bot.digest.slack import DigestCommands
 from bot.feedback.payload import Click
+from bot.jobs import Answers
+from bot.runner import JobRunner, LocalAnswers
 from bot.state.citations import record_citations
 from bot.state.events import EventLedger
 from bot.state.feedback import record_vote, wrong_votes_since
@@ -50,7 +53,10 @@ class Services:
     events: EventLedger
     digest: DigestCommands | None = None
     rng: random.Random = field(default_factory=random.Random)
-    answers: AnswerQueue = field(default_factory=AnswerQueue)
+    # Where acks hand their answers (bot.jobs); None: threads of this process.
+    answers: Answers | None = None
+    # A team's Web API client for answers, outside any request (bot.resume.team_clients).
+    clients: Callable[[str], WebClient | None] | None = None
     response_urls: ResponseUrlPolicy = field(default_factory=ResponseUrlPolicy)
     # Stale-claim badges are judged on this day; tests move it instead of waiting.
     today: Callable[[], date] = date.today
@@ -60,6 +66,14 @@ class Services:
     def __post_init__(self) -> None:
         if self.guard is None:
             self.guard = DatabaseGuard(self.engine)
+        if self.answers is None:
+            self.answers = LocalAnswers(AnswerQueue(), JobRunner(self))
+
+    @property
+    def jobs(self) -> Answers:
+        """Where acks hand their answers over."""
+        assert self.answers is not None
+        return self.answers
 
     @property
     def db(self) -> DatabaseGuard:
@@ -88,7 +102,7 @@ class Services:
         return result, has_more
 
     def log_busy(self) -> None:
-        log.warning("answer queue full (%d waiting): answering 'busy'", self.answers.pending())
+        log.warning("answer queue full (%d waiting): answering 'busy'", self.jobs.pending())
 
     def note_miss(self, team_id: str | None, query: str) -> None:
         """Remember what people looked for and did not find; never fail or delay an answer."""

@@ -1,7 +1,7 @@
 """Buttons on answers: Share in channel, More, Sources, topic and suggestion buttons.
 
-Each ack queues its answer (:mod:`bot.answers`); the answer goes to the
-button's ``response_url``.
+Each ack hands its answer over as a job (:mod:`bot.jobs`); the answer goes to
+the button's ``response_url``, or for a share into the channel.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
+from bot.answers import ReplyKind, ReplyTarget
 from bot.core import blocks
-from bot.core.blocks import SlackMessage
-from bot.corrections.citing import CitationKind, SharedAnswerDelivery, recorder
-from bot.listeners.replies import enqueue, to_response_url
-from bot.services import Services
+from bot.jobs import AnswerJob, JobKind, response_url_target
+from bot.listeners.replies import enqueue, job
 
-Compute = Callable[[Services, dict[str, Any], dict[str, Any], BoltContext], SlackMessage]
+# (action, its response_url target) -> the job answering the click
+ToJob = Callable[[dict[str, Any], ReplyTarget], AnswerJob]
 
 
 def register(app: App) -> None:
@@ -29,18 +29,13 @@ def register(app: App) -> None:
     app.action(re.compile(f"^({blocks.TOPIC}|{blocks.SUGGESTION}):"))(_queued(search_button))
 
 
-def _queued(compute: Compute, response_type: str = "ephemeral") -> Callable[..., None]:
+def _queued(to_job: ToJob) -> Callable[..., None]:
     def acknowledge(
         ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext
     ) -> None:
         ack()
-        services: Services = context["services"]
-        delivery = to_response_url(
-            services, body.get("response_url", ""), response_type=response_type
-        )
-        enqueue(
-            services, lambda: compute(services, action, body, context), delivery, "button answer"
-        )
+        target = response_url_target(body.get("response_url", ""), context.team_id or "")
+        enqueue(context["services"], to_job(action, target))
 
     return acknowledge
 
@@ -48,20 +43,23 @@ def _queued(compute: Compute, response_type: str = "ephemeral") -> Callable[...,
 def _share(ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
     """Shared answers are posted by the bot, so the claims they cite can be corrected later."""
     ack()
-    services: Services = context["services"]
     container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    record = recorder(
-        services.record_citations,
+    target = ReplyTarget(
+        ReplyKind.SHARED,
         context.team_id or "",
         context.enterprise_id or "",
-        CitationKind.SHARED,
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id") or "",
+        thread_ts=container.get("thread_ts") or "",
+        url=body.get("response_url", ""),
     )
-    fallback = to_response_url(services, body.get("response_url", ""), response_type="in_channel")
-    delivery = SharedAnswerDelivery(
-        context.client, channel, container.get("thread_ts"), fallback, record
+    state = _state(action)
+    ids = [i for i in state.get("ids", []) if isinstance(i, str)]
+    user_id = str((body.get("user") or {}).get("id") or "")
+    query = str(state.get("q", ""))
+    enqueue(
+        context["services"],
+        job(JobKind.SHARE, target, "shared answer", query=query, ids=ids, user_id=user_id),
     )
-    enqueue(services, lambda: share(services, action, body, context), delivery, "shared answer")
 
 
 def _state(action: dict[str, Any]) -> dict[str, Any]:
@@ -73,30 +71,17 @@ def _state(action: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def share(
-    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> SlackMessage:
-    state = _state(action)
-    ids = [i for i in state.get("ids", []) if isinstance(i, str)]
-    return services.shared_message(str(state.get("q", "")), ids, body["user"]["id"])
-
-
-def more(
-    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> SlackMessage:
+def more(action: dict[str, Any], target: ReplyTarget) -> AnswerJob:
     state = _state(action)
     raw = state.get("o")
-    offset = raw if isinstance(raw, int) else 0
-    return services.search_message(str(state.get("q", "")), context.team_id, max(offset, 0))
+    offset = max(raw, 0) if isinstance(raw, int) else 0
+    query = str(state.get("q", ""))
+    return job(JobKind.SEARCH, target, "button answer", query=query, offset=offset)
 
 
-def sources(
-    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> SlackMessage:
-    return services.sources_message(action.get("value", ""))
+def sources(action: dict[str, Any], target: ReplyTarget) -> AnswerJob:
+    return job(JobKind.SOURCES, target, "button answer", claim_id=str(action.get("value", "")))
 
 
-def search_button(
-    services: Services, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> SlackMessage:
-    return services.search_message(action.get("value", ""), context.team_id)
+def search_button(action: dict[str, Any], target: ReplyTarget) -> AnswerJob:
+    return job(JobKind.SEARCH, target, "button answer", query=str(action.get("value", "")))

@@ -7,7 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot.corrections.message import SEE_CLAIM
-from bot.listeners.replies import enqueue, to_response_url
+from bot.jobs import JobKind, response_url_target
+from bot.listeners.replies import enqueue, job
 from bot.services import Services
 
 
@@ -20,10 +21,5 @@ def see_claim(ack: Ack, action: dict[str, Any], body: dict[str, Any], context: B
     ack()
     services: Services = context["services"]
     claim_id = str(action.get("value") or "")
-    delivery = to_response_url(services, body.get("response_url", ""))
-    enqueue(
-        services,
-        lambda: services.command_message(f"claim {claim_id}", context.team_id),
-        delivery,
-        "claim from a correction",
-    )
+    target = response_url_target(body.get("response_url", ""), context.team_id or "")
+    enqueue(services, job(JobKind.CLAIM, target, "claim from a correction", claim_id=claim_id))

@@ -15,11 +15,11 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core import blocks
 from bot.core.feedback import ACTION_PREFIX, Vote
 from bot.feedback.modal import CALLBACK_ID, THANKS, thanks_view, wrong_form
 from bot.feedback.payload import NOTE_BLOCK, click_of, note_of
-from bot.listeners.replies import enqueue, to_response_url
+from bot.jobs import JobKind, response_url_target
+from bot.listeners.replies import enqueue, job
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,8 @@ def vote(
         if opened and recorded:
             return  # the form says thanks when it is sent
         reply = THANKS if recorded else NOT_RECORDED
-    message = blocks.notice_message(reply)
-    delivery = to_response_url(services, body.get("response_url", ""))
-    enqueue(services, lambda: message, delivery, "feedback acknowledgement")
+    target = response_url_target(body.get("response_url", ""), context.team_id or "")
+    enqueue(services, job(JobKind.NOTICE, target, "feedback acknowledgement", text=reply))
 
 
 def submit_note(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

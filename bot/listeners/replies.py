@@ -1,55 +1,37 @@
-"""Hand answers to the answer queue from an ack, and say "busy" when it is full."""
+"""Hand answer jobs over from an ack, and say "busy" when the answers are full."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from slack_sdk import WebClient
-
-from bot.answers import (
-    BUSY_TEXT,
-    Answer,
-    Delivery,
-    ReplyTarget,
-    ResponseUrlDelivery,
-    ThreadDelivery,
-)
-from bot.core import blocks
-from bot.core.blocks import SlackMessage
+from bot.answers import BUSY_TEXT, ReplyKind, ReplyTarget
+from bot.jobs import AnswerJob, JobKind, response_url_target
 from bot.services import Services
 
 BUSY_RESERVE = 50
 """Room beyond the queue's capacity for "busy" notices: they cost one small post each."""
 
 
-def enqueue(
-    services: Services,
-    compute: Callable[[], SlackMessage],
-    delivery: Delivery,
-    label: str,
-    target: ReplyTarget | None = None,
-) -> bool:
-    """Queue an answer; when the queue is full queue a "busy" notice instead and return False.
+def enqueue(services: Services, job: AnswerJob) -> bool:
+    """Hand ``job`` over; when the answers are full queue a "busy" notice instead, return False.
 
-    ``target`` makes a thread reply durable (a response_url delivery names its own).
+    The notice goes where the answer would have gone (a shared answer's goes
+    privately to its ``response_url``), and is not kept across a deploy.
     """
-    if services.answers.submit(Answer(compute, delivery, label, target=target)):
+    if services.jobs.submit(job):
         return True
     services.log_busy()
-    busy = blocks.notice_message(BUSY_TEXT)
-    services.answers.submit(Answer(lambda: busy, delivery, "busy notice"), reserve=BUSY_RESERVE)
+    busy = AnswerJob(
+        JobKind.NOTICE, _busy_target(job.target), {"text": BUSY_TEXT}, "busy notice", False
+    )
+    services.jobs.submit(busy, reserve=BUSY_RESERVE)
     return False
 
 
-def to_response_url(
-    services: Services,
-    url: str,
-    *,
-    response_type: str = "ephemeral",
-    replace_original: bool | None = False,
-) -> ResponseUrlDelivery:
-    return ResponseUrlDelivery(url, services.response_urls, response_type, replace_original)
+def _busy_target(target: ReplyTarget) -> ReplyTarget:
+    if target.kind is ReplyKind.SHARED:
+        return response_url_target(target.url, target.team_id)
+    return target
 
 
-def to_thread(client: WebClient, channel: str, thread_ts: str) -> ThreadDelivery:
-    return ThreadDelivery(client, channel, thread_ts)
+def job(kind: JobKind, target: ReplyTarget, label: str, **args: object) -> AnswerJob:
+    """An :class:`AnswerJob` from keyword arguments (each must be plain JSON data)."""
+    return AnswerJob(kind, target, dict(args), label)

@@ -6,7 +6,8 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.listeners.replies import enqueue, to_response_url
+from bot.jobs import JobKind, response_url_target
+from bot.listeners.replies import enqueue, job
 from bot.services import Services
 
 CALLBACK_ID = "find_related_claims"
@@ -21,6 +22,5 @@ def acknowledge(ack: Ack, shortcut: dict[str, Any], context: BoltContext) -> Non
     ack()
     services: Services = context["services"]
     text = (shortcut.get("message") or {}).get("text", "")
-    team_id = context.team_id
-    delivery = to_response_url(services, shortcut.get("response_url", ""))
-    enqueue(services, lambda: services.search_message(text, team_id), delivery, "shortcut answer")
+    target = response_url_target(shortcut.get("response_url", ""), context.team_id or "")
+    enqueue(services, job(JobKind.SEARCH, target, "shortcut answer", query=text, offset=0))

@@ -1,0 +1,193 @@
+"""Turning an :class:`~bot.jobs.AnswerJob` into an :class:`~bot.answers.Answer` and running it.
+
+This is the one place that knows how each kind of job is answered, so the
+answer is the same whether it runs in the web process (Socket Mode, the
+in-process tests: :class:`LocalAnswers`) or in the HTTP server's answer
+process (:mod:`bot.answer_process`). Nothing here runs in an ack: the Web API
+client for the job's team is looked up when the answer is computed, on an
+answer thread (in multi-workspace mode that is a database read).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.answers import (
+    Answer,
+    AnswerQueue,
+    Delivery,
+    ReplyKind,
+    ReplyTarget,
+    ResponseUrlDelivery,
+)
+from bot.core import blocks
+from bot.core.blocks import SlackMessage, notice_message
+from bot.core.router import Verb, route
+from bot.corrections.citing import (
+    CitationKind,
+    CitingThreadDelivery,
+    SharedAnswerDelivery,
+    recorder,
+)
+from bot.jobs import AnswerJob, JobKind
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+DIGEST_TIMEOUT = 10.0  # users.info and a few small queries; far less unless something is down
+DATABASE_DOWN = (
+    "Digest settings are unavailable right now (the database cannot be reached). "
+    "Searching still works; please try the digest command again in a few minutes."
+)
+NO_TOKEN = "no bot token for this workspace (uninstalled?)"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class NotInstalled(Exception):
+    """The job's team has no token any more: nothing can be posted for it."""
+
+
+@dataclass
+class _LazyDelivery:
+    """A delivery built on the answer thread at first use (it may need the team's token)."""
+
+    build: Callable[[], Delivery]
+    _delivery: Delivery | None = field(default=None, init=False)
+
+    def send(self, message: SlackMessage) -> None:
+        if self._delivery is None:
+            self._delivery = self.build()
+        self._delivery.send(message)
+
+
+class JobRunner:
+    """Answers jobs with the process's :class:`~bot.services.Services`."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def client(self, team_id: str) -> WebClient:
+        clients = self.services.clients
+        client = clients(team_id) if clients is not None else None
+        if client is None:
+            raise NotInstalled(NO_TOKEN)
+        return client
+
+    def answer(self, job: AnswerJob) -> Answer:
+        target = job.target
+        durable = job.durable and target.kind is not ReplyKind.SHARED
+        return Answer(
+            lambda: self.compute(job),
+            _LazyDelivery(lambda: self.delivery(target)),
+            job.label,
+            target=target if durable else None,
+            key=job.key,
+        )
+
+    def delivery(self, target: ReplyTarget) -> Delivery:
+        policy = self.services.response_urls
+        if target.kind is ReplyKind.RESPONSE_URL:
+            return ResponseUrlDelivery(
+                target.url, policy, target.response_type, target.replace_original
+            )
+        record = self.services.record_citations
+        if target.kind is ReplyKind.THREAD:
+            citing = recorder(record, target.team_id, target.enterprise_id, CitationKind.THREAD)
+            client = self.client(target.team_id)
+            return CitingThreadDelivery(client, target.channel, target.thread_ts, citing)
+        shared = recorder(record, target.team_id, target.enterprise_id, CitationKind.SHARED)
+        fallback = ResponseUrlDelivery(target.url, policy, "in_channel", False)
+        client = self.client(target.team_id)
+        return SharedAnswerDelivery(
+            client, target.channel, target.thread_ts or None, fallback, shared
+        )
+
+    def compute(self, job: AnswerJob) -> SlackMessage:
+        services, args, team_id = self.services, job.args, job.target.team_id or None
+        kind = job.kind
+        if kind is JobKind.COMMAND:
+            return self.command(args)
+        if kind is JobKind.SEARCH:
+            offset = args.get("offset", 0)
+            offset = max(offset, 0) if isinstance(offset, int) else 0
+            return services.search_message(str(args.get("query", "")), team_id, offset)
+        if kind is JobKind.SOURCES:
+            return services.sources_message(str(args.get("claim_id", "")))
+        if kind is JobKind.CLAIM:
+            return services.command_message(f"claim {args.get('claim_id', '')}", team_id)
+        if kind is JobKind.SHARE:
+            ids = [i for i in args.get("ids", []) if isinstance(i, str)]
+            return services.shared_message(str(args.get("query", "")), ids, args["user_id"])
+        if kind is JobKind.MENTION:
+            return self.mention(job)
+        return notice_message(str(args.get("text", "")))
+
+    def command(self, command: dict[str, Any]) -> SlackMessage:
+        """Reply to ``/ai-race <text>``; ``digest`` also needs the database and Slack."""
+        services = self.services
+        text = command.get("text", "")
+        if route(text).verb is Verb.DIGEST and services.digest is not None:
+            digest = services.digest
+            client = self.client(command.get("team_id", ""))
+            return services.db.call(
+                lambda _engine: digest.handle(command, client),
+                notice_message(DATABASE_DOWN),
+                what="digest command",
+                timeout=DIGEST_TIMEOUT,
+            )
+        return services.command_message(text, command.get("team_id"))
+
+    def mention(self, job: AnswerJob) -> SlackMessage:
+        """A mention's query: its text without the bot's mention, or the thread's first message."""
+        args, target = job.args, job.target
+        bot_user_id = args.get("bot_user_id")
+        bot_mention = f"<@{bot_user_id}>" if bot_user_id else None
+        text = str(args.get("text", ""))
+        query = text.replace(bot_mention, " ") if bot_mention else _MENTION.sub(" ", text, count=1)
+        if not query.strip() and args.get("thread_ts"):
+            # A bare mention inside a thread looks up what the thread is about.
+            try:
+                replies = self.client(target.team_id).conversations_replies(
+                    channel=target.channel, ts=args["thread_ts"], limit=1
+                )
+            except SlackApiError as exc:  # e.g. no history scope here: say so, never go silent
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise  # the answer queue tries again later
+                reason = exc.response.get("error", "error")
+                return blocks.notice_message(
+                    f"I couldn't read this thread's first message (Slack said `{reason}`). "
+                    "Mention me with a few words instead, e.g. `@ai-race open source models`."
+                )
+            messages = replies.get("messages") or []
+            query = messages[0].get("text", "") if messages else ""
+        if not query.strip():
+            return blocks.help_message(self.services.current.store)
+        return self.services.thread_message(query, target.team_id or None)
+
+
+class LocalAnswers:
+    """Jobs answered by threads of this process: Socket Mode, the digest clock, tests.
+
+    The HTTP server does not use this (its answers run in the answer process,
+    :mod:`bot.answer_process`), because in-process answer threads take the GIL
+    from the request threads that ack.
+    """
+
+    def __init__(self, queue: AnswerQueue, runner: JobRunner) -> None:
+        self.queue = queue
+        self.runner = runner
+
+    def submit(self, job: AnswerJob, *, reserve: int = 0) -> bool:
+        return self.queue.submit(self.runner.answer(job), reserve=reserve)
+
+    def pending(self) -> int:
+        return self.queue.pending()
+
+    def drain(self, timeout: float) -> int:
+        return self.queue.drain(timeout)
