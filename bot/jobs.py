@@ -76,6 +76,9 @@ class Answers(Protocol):
     def drain(self, timeout: float) -> int:
         """Stopping: finish what is due within ``timeout``, leave the rest to the outbox."""
 
+    def up(self) -> bool:
+        """False while nothing can answer (the answer process is being restarted)."""
+
 
 def thread_target(team_id: str, enterprise_id: str, channel: str, thread_ts: str) -> ReplyTarget:
     return ReplyTarget(ReplyKind.THREAD, team_id, enterprise_id, channel, thread_ts)

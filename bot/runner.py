@@ -191,3 +191,6 @@ class LocalAnswers:
 
     def drain(self, timeout: float) -> int:
         return self.queue.drain(timeout)
+
+    def up(self) -> bool:
+        return True

@@ -35,6 +35,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bot.answer_process import start_answer_process
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import create_app
 from bot.core.catalog import CatalogHolder, load_catalog
@@ -120,6 +121,8 @@ class WebApp:
                     "ok": True,
                     "claims": len(self.services.current.store),
                     "database": self.services.db.probe().value,
+                    # "restarting": answers get "busy" until the answer process is back.
+                    "answers": "ok" if self.services.jobs.up() else "restarting",
                 }
             ).encode()
             start_response(
@@ -208,15 +211,30 @@ def _start_resumer(services: Services, settings: Settings) -> None:
 
 
 def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
-    def hook(_server: Any, _worker: Any) -> None:
+    def hook(_server: Any, worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
+        local = services.answers
+        assert isinstance(local, LocalAnswers)
+        # First, while this worker has one thread: its answers run in their own process.
+        services.answers = start_answer_process(
+            services,
+            local,
+            drain_seconds=settings.drain_seconds,
+            inherited=worker.sockets,
+            setup=lambda: _answer_process_setup(services, settings),
+        )
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
-        _start_resumer(services, settings)
 
     return hook
+
+
+def _answer_process_setup(services: Services, settings: Settings) -> None:
+    """In each answer process: its own claim watcher, and the outbox resumer."""
+    start_watcher(services)
+    _start_resumer(services, settings)
 
 
 def _worker_exit(services: Services, settings: Settings) -> Callable[[Any, Any], None]:

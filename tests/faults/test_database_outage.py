@@ -84,7 +84,9 @@ def test_answers_survive_a_database_partition(
         answered = mock.wait_for("response", 2, timeout=10)
         assert {c.params["key"] for c in answered} == {"out0", "out1"}
         assert _health(app)["database"] == "degraded"
-        assert app.log().count("database unavailable") == 1
+        # Once per process, not per request: the web worker (event de-duplication) and
+        # its answer process (miss logging, bot.answer_process) each say it once.
+        assert app.log().count("database unavailable") == 2
 
         proxy.heal()
         _wait_health(app, "ok", timeout=30)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.state.models import ReplyOutbox
-from tests.support.app_server import SIGNING_SECRET, RunningApp, running_app
+from tests.support.app_server import SIGNING_SECRET, RunningApp, children, running_app
 from tests.support.mock_slack import MockSlack
 from tests.support.polling import rows, wait_until
 from tests.support.signing import FORM, JSON, event_body, post, signed_headers, slash_command_body
@@ -135,9 +135,9 @@ def test_processes_resuming_one_outbox_post_each_reply_once(
         assert sorted(_threads_posted(mock)) == sorted(threads)
 
 
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(p) for p in text.split()]
+def _descendants(pid: int) -> list[int]:
+    """Workers, their answer supervisors and answer processes (bot.answer_process)."""
+    return [d for c in children(pid) for d in (c, *_descendants(c))]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -153,9 +153,10 @@ def test_a_crash_between_post_and_record_does_not_post_twice(
             mock.wait_for("chat.postMessage", 1, status=200, timeout=15)
             [row] = rows(db_engine, ReplyOutbox)
             assert row.status == "sending"
-            workers = _children(first.process.pid)
+            # The whole server crashes: every process of it, the answer processes too.
+            processes = _descendants(first.process.pid)
             first.process.send_signal(signal.SIGKILL)  # the master first: no worker respawns
-            for pid in workers:
+            for pid in processes:
                 os.kill(pid, signal.SIGKILL)
             first.process.wait(timeout=15)
         release.set()

@@ -1,0 +1,433 @@
+"""The HTTP server's answers run in a separate, lower-priority process, not in the web worker.
+
+Why: answer work (matching, rendering, posting) in threads of the web worker
+took the GIL from the request threads that send acks, and on a small machine
+the CPU too; lowering a thread's priority made it worse, because a
+descheduled thread holding the GIL stalls every ack (BENCHMARKS.md, issue 11).
+In a process of its own, at ``nice`` +:data:`NICE`, an answer neither holds the
+web worker's GIL nor wins a core from an ack.
+
+Topology, per gunicorn worker (not one shared by all workers, so that a
+worker's bounded queue, drain and restart stay its own business and gunicorn
+needs no hooks it lacks)::
+
+    master ── worker ── supervisor ── answer process
+                 └──────── one socket per answer process ───────┘
+
+* The **supervisor** is forked from the worker in gunicorn's ``post_fork``
+  hook, while the worker still has a single thread; it shares the preloaded
+  store and the mapped index copy-on-write. It does nothing but fork the
+  answer process, hand the worker a fresh socket to it (``SCM_RIGHTS`` over a
+  control socket), and fork a new one when it dies. Forking from a process
+  with one thread is safe; forking the worker again later, with its request
+  threads holding locks, would not be.
+* The **worker** (:class:`AnswerProcess`) only checks the bound, queues the
+  job's JSON line (:class:`~bot.jobs.AnswerJob`) for a sender thread and acks:
+  the ack never writes to the socket, never waits for the answer process.
+  It counts what it handed over until the answer process reports each one
+  done (posted, given up, or handed to the outbox), so a full queue still
+  answers "busy" at once. While no answer process is connected (it died and
+  is being restarted), submissions are refused: "busy", never a hung ack.
+* The **answer process** runs the answers on its own
+  :class:`~bot.answers.AnswerQueue` with the reply outbox (:mod:`bot.outbox`),
+  and the outbox resumer. When its socket reaches end of file (the worker
+  stops, or died) or it gets SIGTERM, it drains for ``AI_RACE_DRAIN_SECONDS``
+  exactly as the web worker used to, hands what still waits to the outbox,
+  and exits.
+
+If the answer process dies (``kill -9``, out of memory), the answers it was
+working on are lost unless Slack had already made them wait (then they are in
+the outbox and resumed by the next process); the supervisor starts another
+within milliseconds. If the supervisor dies, the worker stops gracefully and
+gunicorn starts a new worker with a new supervisor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.answers import Answer, AnswerQueue
+from bot.jobs import AnswerJob
+from bot.runner import JobRunner, LocalAnswers
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+NICE = 10
+"""How much lower the answer process's priority is: the kernel runs a ready ack first."""
+RESTART_PAUSE_S = 1.0
+"""An answer process that dies this soon after it started is restarted after this pause."""
+STOP_MARGIN_S = 2.0
+"""Beyond the drain: time for the answer process to hand over and exit."""
+UNBOUNDED = 1 << 30
+_PID = struct.Struct("!q")
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+_INHERITED_SIGNALS = (
+    *_STOP_SIGNALS,
+    *(signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH),
+    *(signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD),
+)
+
+
+class _Link:
+    """The worker's end of one answer process's socket: a sender and a reader thread."""
+
+    def __init__(self, sock: socket.socket, pid: int, owner: AnswerProcess) -> None:
+        self.sock = sock
+        self.pid = pid
+        self.owner = owner
+        self.outstanding: set[str] = set()
+        self.outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        for target, name in ((self._send, "answers-out"), (self._read, "answers-in")):
+            threading.Thread(target=target, name=f"{name}-{self.pid}", daemon=True).start()
+
+    def _send(self) -> None:
+        while (line := self.outgoing.get()) is not None:
+            try:
+                self.sock.sendall(line)
+            except OSError:
+                return  # the answer process is gone: the reader sees it and says so
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)  # end of jobs: the answer process drains
+
+    def _read(self) -> None:
+        try:
+            with self.sock.makefile("rb") as reports:
+                for line in reports:
+                    self.owner.done(self, str(json.loads(line).get("done", "")))
+        except (OSError, ValueError) as exc:
+            log.warning("answer process %d: bad report (%s)", self.pid, type(exc).__name__)
+        finally:
+            self.sock.close()
+            self.owner.lost(self)
+            self.closed.set()
+
+
+class AnswerProcess:
+    """The web worker's :class:`~bot.jobs.Answers`: hands jobs to its answer process."""
+
+    def __init__(self, control: socket.socket, supervisor: int, capacity: int) -> None:
+        self.control = control
+        self.supervisor = supervisor
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._link: _Link | None = None
+        self._stopping = False
+        self._receiver = threading.Thread(target=self._receive, name="answers-links", daemon=True)
+
+    def start(self) -> AnswerProcess:
+        self._receiver.start()
+        return self
+
+    def submit(self, job: AnswerJob, *, reserve: int = 0) -> bool:
+        with self._lock:
+            link = self._link
+            if link is None or self._stopping:
+                return False
+            if len(link.outstanding) >= self.capacity + reserve:
+                return False
+            link.outstanding.add(job.key)
+        link.outgoing.put(job.dumps())
+        return True
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._link.outstanding) if self._link is not None else 0
+
+    def up(self) -> bool:
+        with self._lock:
+            return self._link is not None
+
+    def done(self, link: _Link, key: str) -> None:
+        with self._lock:
+            link.outstanding.discard(key)
+
+    def lost(self, link: _Link) -> None:
+        with self._lock:
+            if self._link is link:
+                self._link = None
+            lost, stopping = len(link.outstanding), self._stopping
+        if not stopping:
+            log.error(
+                "answer process %d exited; %d answers in it were lost "
+                "(any Slack had made wait resume from the outbox); starting another",
+                link.pid,
+                lost,
+            )
+
+    def drain(self, timeout: float) -> int:
+        """Stop: the answer process drains within ``timeout`` and exits; wait for it."""
+        with self._lock:
+            self._stopping = True
+            link = self._link
+        with contextlib.suppress(OSError):
+            self.control.shutdown(socket.SHUT_WR)  # the supervisor starts no other
+        if link is not None:
+            link.outgoing.put(None)
+            if not link.closed.wait(timeout + STOP_MARGIN_S):
+                log.warning("answer process %d did not stop in time", link.pid)
+        self._receiver.join(STOP_MARGIN_S)
+        _reap(self.supervisor)
+        return 0  # the answer process logs what it kept in the outbox
+
+    def _receive(self) -> None:
+        """Take each new answer process's socket from the supervisor, until it exits."""
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.control, _PID.size, 1)
+            except OSError:
+                data, fds = b"", []
+            if len(data) < _PID.size or not fds:
+                break
+            (pid,) = _PID.unpack(data)
+            link = _Link(socket.socket(fileno=fds[0]), pid, self)
+            link.start()
+            with self._lock:
+                self._link = link
+            log.info("answer process %d started", pid)
+        with self._lock:
+            stopping = self._stopping
+        if not stopping:
+            log.error("the answer supervisor exited; stopping this worker so gunicorn starts anew")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def start_answer_process(
+    services: Services,
+    local: LocalAnswers,
+    *,
+    drain_seconds: float,
+    inherited: Iterable[Any] = (),
+    setup: Callable[[], None] = lambda: None,
+) -> AnswerProcess:
+    """Fork the supervisor (call while this process has one thread); the worker's end.
+
+    ``local`` is the in-process answers built before the fork: its queue's
+    capacity and durability (the outbox) are the answer process's.
+    ``inherited`` are the worker's listening sockets, which
+    the supervisor and the answer process must not hold open. ``setup`` runs
+    in each answer process once its answers are in place (the claim watcher,
+    the outbox resumer).
+    """
+    worker_end, supervisor_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            worker_end.close()
+            for item in inherited:
+                _close(item)
+            child = _ChildSpec(services, local, drain_seconds, setup)
+            code = _Supervisor(supervisor_end, child, drain_seconds + STOP_MARGIN_S).run()
+        except BaseException:
+            log.exception("the answer supervisor failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    supervisor_end.close()
+    return AnswerProcess(worker_end, pid, local.queue.capacity).start()
+
+
+def _close(item: Any) -> None:
+    with contextlib.suppress(OSError):
+        item.close() if hasattr(item, "close") else os.close(item)
+
+
+class _ChildSpec:
+    """What an answer process needs: the services, its queue's settings, the drain."""
+
+    def __init__(
+        self,
+        services: Services,
+        local: LocalAnswers,
+        drain_seconds: float,
+        setup: Callable[[], None],
+    ) -> None:
+        self.services = services
+        self.local = local
+        self.drain_seconds = drain_seconds
+        self.setup = setup
+
+
+class _Supervisor:
+    """Keeps one answer process running until the worker goes (see the module docstring)."""
+
+    def __init__(self, control: socket.socket, child: _ChildSpec, stop_timeout: float) -> None:
+        self.control = control
+        self.child = child
+        self.stop_timeout = stop_timeout
+        self.pid: int | None = None
+        self.stopping = False
+        self.deadline = 0.0
+        self.wake_r, self.wake_w = _wakeup_pipe()
+
+    def run(self) -> int:
+        _handle_signals(self.wake_w, children=True)
+        started = next_start = 0.0
+        while not (self.stopping and self.pid is None):
+            now = time.monotonic()
+            if self.pid is None and not self.stopping and now >= next_start:
+                started = now
+                self._fork_answer_process()
+            wait = max(next_start - now, 0.0) if self.pid is None else None
+            control = self.control.fileno()
+            readable, _, _ = select.select([control, self.wake_r], [], [], wait)
+            if self.wake_r in readable and _take_signals(self.wake_r) and not self.stopping:
+                self._stop(signal.SIGTERM)
+            if control in readable and not self.control.recv(1):
+                self._stop(None)  # the worker stops (or died): no more answer processes
+            if self.pid is not None and _exited(self.pid):
+                self.pid = None
+                if time.monotonic() - started < RESTART_PAUSE_S:
+                    next_start = time.monotonic() + RESTART_PAUSE_S
+            if self.stopping and self.pid is not None and time.monotonic() > self.deadline:
+                log.warning("answer process %d did not drain in time: killing it", self.pid)
+                os.kill(self.pid, signal.SIGKILL)
+        return 0
+
+    def _stop(self, forward: int | None) -> None:
+        self.stopping = True
+        self.deadline = time.monotonic() + self.stop_timeout
+        if forward is not None and self.pid is not None:
+            os.kill(self.pid, forward)
+
+    def _fork_answer_process(self) -> None:
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for item in (theirs, self.control, self.wake_r, self.wake_w):
+                    _close(item)
+                code = _serve_answers(ours, self.child)
+            except BaseException:
+                log.exception("the answer process failed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        ours.close()
+        self.pid = pid
+        try:
+            socket.send_fds(self.control, [_PID.pack(pid)], [theirs.fileno()])
+        except OSError:
+            self._stop(signal.SIGTERM)  # the worker is gone
+        theirs.close()
+
+
+def _wakeup_pipe() -> tuple[int, int]:
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    return read, write
+
+
+def _handle_signals(wake: int, *, children: bool) -> None:
+    """Drop gunicorn's handlers (inherited from the worker); stop signals wake ``select``.
+
+    ``children``: a child's exit wakes it too (the supervisor's).
+    """
+    for signum in _INHERITED_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    for signum in (*_STOP_SIGNALS, signal.SIGCHLD) if children else _STOP_SIGNALS:
+        signal.signal(signum, lambda _signum, _frame: None)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+
+
+def _take_signals(wake: int) -> bool:
+    """Empty the wakeup pipe; True if a stop signal was among what woke us."""
+    try:
+        received = os.read(wake, 512)
+    except BlockingIOError:
+        return False
+    return any(signum in received for signum in _STOP_SIGNALS)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    code = os.waitstatus_to_exitcode(status) if done else 0
+    if code != 0:
+        log.warning("answer process %d ended with status %d", pid, code)
+    return bool(done)
+
+
+def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
+    """The answer process: read jobs until end of file or SIGTERM, then drain and exit."""
+    os.nice(NICE)
+    wake_r, wake_w = _wakeup_pipe()
+    _handle_signals(wake_w, children=False)
+    services = spec.services
+    services.engine.dispose(close=False)  # never share the worker's connections
+    reports = _Reports(sock)
+    local = spec.local.queue
+    answers = AnswerQueue(
+        workers=local.workers,
+        capacity=local.capacity,
+        durability=local.durability,
+        finished=reports.done,
+    )
+    runner = JobRunner(services)
+    services.answers = LocalAnswers(answers, runner)
+    spec.setup()
+    _read_jobs(sock, wake_r, answers, runner, reports)
+    answers.drain(spec.drain_seconds)
+    return 0
+
+
+class _Reports:
+    """Tells the worker each answer it handed over is done (one JSON line per answer)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()
+
+    def done(self, answer: Answer) -> None:
+        line = json.dumps({"done": answer.key}).encode() + b"\n"
+        # OSError: the worker is gone, and nobody is counting.
+        with self.lock, contextlib.suppress(OSError):
+            self.sock.sendall(line)
+
+
+def _read_jobs(
+    sock: socket.socket, wake: int, answers: AnswerQueue, runner: JobRunner, reports: _Reports
+) -> None:
+    """Queue every job the worker sends until it stops sending or a stop signal comes."""
+    buffer = b""
+    while True:
+        readable, _, _ = select.select([sock.fileno(), wake], [], [])
+        if wake in readable and _take_signals(wake):
+            return
+        if sock.fileno() not in readable:
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for line in lines:
+            answer = runner.answer(AnswerJob.loads(line))
+            # The worker already bounded what it handed over (its "busy" notices included).
+            if not answers.submit(answer, reserve=UNBOUNDED):
+                log.warning("answer queue full in the answer process: dropping a %s", answer.label)
+                reports.done(answer)
