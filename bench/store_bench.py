@@ -107,6 +107,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()]
 
 
+def _descendants(pid: int) -> list[int]:
+    return [d for c in _children(pid) for d in (c, *_descendants(c))]
+
+
 def _signed(body: str) -> dict[str, str]:
     return signed_headers(body, SIGNING_SECRET, content_type=FORM)
 
@@ -151,7 +155,10 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
                 text = QUERIES[i % len(QUERIES)]
                 body = slash_command_body(text, response_url=mock.response_url(f"q{i}"))
                 post(url, body, _signed(body), timeout=10)
-            pids = [process.pid, *_children(process.pid)]
+            workers = _children(process.pid)
+            # Each worker's answer supervisor and answer process (bot.answer_process) count too.
+            helpers = [d for w in workers for d in _descendants(w)]
+            pids = [process.pid, *workers, *helpers]
             memory = {pid: _memory(pid) for pid in pids}
         finally:
             process.terminate()
@@ -160,7 +167,8 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
         "first_answer_s": first,
         "workers": workers,
         "master_rss_mb": memory[pids[0]][0],
-        "worker_rss_mb": [memory[p][0] for p in pids[1:]],
+        "worker_rss_mb": [memory[p][0] for p in workers],
+        "answer_process_rss_mb": [memory[p][0] for p in helpers],
         "total_pss_mb": sum(pss for _, pss in memory.values()),
     }
 

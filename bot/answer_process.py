@@ -69,6 +69,8 @@ NICE = 10
 """How much lower the answer process's priority is: the kernel runs a ready ack first."""
 RESTART_PAUSE_S = 1.0
 """An answer process that dies this soon after it started is restarted after this pause."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long a new worker waits for its first answer process before serving anyway ("busy")."""
 STOP_MARGIN_S = 2.0
 """Beyond the drain: time for the answer process to hand over and exit."""
 UNBOUNDED = 1 << 30
@@ -128,10 +130,20 @@ class AnswerProcess:
         self._lock = threading.Lock()
         self._link: _Link | None = None
         self._stopping = False
+        self._connected = threading.Event()
         self._receiver = threading.Thread(target=self._receive, name="answers-links", daemon=True)
 
     def start(self) -> AnswerProcess:
+        """Start taking answer processes; return once the first is connected (or given up on).
+
+        A worker that served before its answer process was there would answer
+        its first requests "busy" for no reason.
+        """
         self._receiver.start()
+        if not self._connected.wait(CONNECT_TIMEOUT_S):
+            log.warning(
+                "no answer process after %g s; answering 'busy' until one starts", CONNECT_TIMEOUT_S
+            )
         return self
 
     def submit(self, job: AnswerJob, *, reserve: int = 0) -> bool:
@@ -199,7 +211,9 @@ class AnswerProcess:
             link.start()
             with self._lock:
                 self._link = link
+            self._connected.set()
             log.info("answer process %d started", pid)
+        self._connected.set()  # none will come: start() must not wait for it
         with self._lock:
             stopping = self._stopping
         if not stopping:

@@ -9,6 +9,10 @@ and deliver it. A delivery that meets 429 (or a 5xx) raises
 no thread sleeps. The queue is bounded: when it is full the caller says
 "busy, try again" at once instead of letting the request time out.
 
+Over HTTP this queue runs in each web worker's answer process
+(:mod:`bot.answer_process`), fed with :class:`~bot.jobs.AnswerJob` lines; in
+Socket Mode and the digest clock, in the process itself (:mod:`bot.runner`).
+
 A reply that has a :class:`ReplyTarget` (a thread, a ``response_url``) is
 *durable* once Slack first makes it wait: the queue hands it to its
 :class:`Durability` (the database outbox, :mod:`bot.outbox`), which fences
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 2
 """Answers are CPU-bound: a second thread overlaps one answer's post with another's matching;
-more would only take GIL time from the request threads that send acks (BENCHMARKS.md)."""
+more would only contend for the GIL (and, in Socket Mode, take it from acks: BENCHMARKS.md)."""
 DEFAULT_CAPACITY = 200
 MAX_ATTEMPTS = 6
 """A reply still refused after this many tries is given up (logged): Slack keeps refusing it."""

@@ -59,12 +59,14 @@ WORKER_CONNECTIONS = 250  # open connections per worker; more wait in the listen
 KEEPALIVE_S = 2  # an idle connection is closed after this; Slack opens new ones anyway
 DRAIN_MARGIN_S = 5  # gunicorn's graceful timeout beyond the drain: requests, then exit
 GIL_SWITCH_INTERVAL_S = 0.001
-"""How long a CPU-bound answer thread may keep the GIL while a request thread waits for it.
+"""How long a CPU-bound thread may keep the GIL while a request thread waits for it.
 
 Python's default is 5 ms, and a request thread waits for the GIL after every
-socket read and write: with answers being matched in the same process, an ack
-took several such waits. 1 ms cut ack latency (BENCHMARKS.md) for a little
-more switching in the answer threads.
+socket read and write. In Socket Mode answers are matched in the same
+process, and an ack took several such waits; 1 ms cut ack latency
+(BENCHMARKS.md). Over HTTP the answers left the web worker
+(:mod:`bot.answer_process`), but Bolt's lazy listeners (the App Home, votes)
+still run in it.
 """
 
 
