@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import select
@@ -56,6 +57,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.answers import Answer, AnswerQueue
@@ -267,20 +269,14 @@ def _close(item: Any) -> None:
         item.close() if hasattr(item, "close") else os.close(item)
 
 
+@dataclass
 class _ChildSpec:
     """What an answer process needs: the services, its queue's settings, the drain."""
 
-    def __init__(
-        self,
-        services: Services,
-        local: LocalAnswers,
-        drain_seconds: float,
-        setup: Callable[[], None],
-    ) -> None:
-        self.services = services
-        self.local = local
-        self.drain_seconds = drain_seconds
-        self.setup = setup
+    services: Services
+    local: LocalAnswers
+    drain_seconds: float
+    setup: Callable[[], None]
 
 
 class _Supervisor:
@@ -298,14 +294,14 @@ class _Supervisor:
     def run(self) -> int:
         _handle_signals(self.wake_w, children=True)
         started = next_start = 0.0
+        control = self.control.fileno()
         while not (self.stopping and self.pid is None):
             now = time.monotonic()
             if self.pid is None and not self.stopping and now >= next_start:
                 started = now
                 self._fork_answer_process()
-            wait = max(next_start - now, 0.0) if self.pid is None else None
-            control = self.control.fileno()
-            readable, _, _ = select.select([control, self.wake_r], [], [], wait)
+            watch = [self.wake_r] if self.stopping else [control, self.wake_r]
+            readable, _, _ = select.select(watch, [], [], self._timeout(now, next_start))
             if self.wake_r in readable and _take_signals(self.wake_r) and not self.stopping:
                 self._stop(signal.SIGTERM)
             if control in readable and not self.control.recv(1):
@@ -317,7 +313,14 @@ class _Supervisor:
             if self.stopping and self.pid is not None and time.monotonic() > self.deadline:
                 log.warning("answer process %d did not drain in time: killing it", self.pid)
                 os.kill(self.pid, signal.SIGKILL)
+                self.deadline = math.inf  # its exit (SIGCHLD) ends the loop
         return 0
+
+    def _timeout(self, now: float, next_start: float) -> float | None:
+        """How long ``select`` may wait: to the kill deadline, or to the next start."""
+        if self.stopping:
+            return None if self.deadline == math.inf else max(self.deadline - now, 0.0)
+        return max(next_start - now, 0.0) if self.pid is None else None
 
     def _stop(self, forward: int | None) -> None:
         self.stopping = True
