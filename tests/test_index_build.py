@@ -25,8 +25,10 @@ from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
 from bot.core.matcher import Matcher
 from bot.core.matching_config import load_matching_config
 from bot.core.schema import Claim
+from bot.core.semantic import default_embedder
 from bot.core.store import ClaimStore, load_store
 from bot.core.text import Analyzer, fold, stem, words
+from bot.core.vector_cache import claim_vectors, claim_vectors_of_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -175,3 +177,19 @@ def test_the_c_stemmer_stems_as_the_pure_python_one(generated: ClaimStore) -> No
     assert len(vocabulary) > 1_000
     python = EnglishStemmer()
     assert {w: stem(w) for w in vocabulary} == {w: python.stemWord(w) for w in vocabulary}
+
+
+def test_meanings_embedded_batch_by_batch_equal_all_at_once(
+    generated: ClaimStore, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build hands meaning texts on in batches; the vectors must not notice."""
+    monkeypatch.setenv("AI_RACE_CACHE", "off")
+    batches: list[list[str]] = []
+    _, meanings = build_index(generated, analyzer, meanings=batches.append, batch=128)
+    assert [len(b) for b in batches] == [128] * (len(generated) // 128) + [len(generated) % 128]
+    assert [text for b in batches for text in b] == meanings
+    embedder = default_embedder()
+    streamed = claim_vectors_of_batches(embedder, batches)
+    whole = claim_vectors(embedder, meanings)
+    np.testing.assert_array_equal(streamed.codes, whole.codes)
+    np.testing.assert_array_equal(streamed.scales, whole.scales)

@@ -113,9 +113,9 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real_build = index_cache.build_index
 
-    def counting_build(store, analyzer):
+    def counting_build(store, analyzer, **kwargs):
         seen.append(len(store))
-        return real_build(store, analyzer)
+        return real_build(store, analyzer, **kwargs)
 
     monkeypatch.setattr(index_cache, "build_index", counting_build)
     return seen

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +38,7 @@ from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, stem
 
 PHRASE_FIELDS = (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY)
+MEANING_BATCH = 2_048  # meaning texts handed on at a time (see build_index)
 MAX_OCCURRENCES = 60_000  # a term's count in one claim, capped (it only feeds a bonus)
 
 
@@ -216,7 +217,26 @@ def _finish(
     )
 
 
-def build_index(store: ClaimStore, analyzer: Analyzer) -> tuple[TermIndex, list[str]]:
-    """The index of ``store`` and each claim's meaning text (for its sentence vector)."""
-    part = analyse(store, analyzer)
+def build_index(
+    store: ClaimStore,
+    analyzer: Analyzer,
+    meanings: Callable[[list[str]], object] | None = None,
+    batch: int = MEANING_BATCH,
+) -> tuple[TermIndex, list[str]]:
+    """The index of ``store`` and each claim's meaning text (for its sentence vector).
+
+    ``meanings``, if given, is handed the meaning texts ``batch`` claims at a
+    time as they are analysed, so they can be embedded meanwhile (one pass
+    over the claims instead of a first one to collect the texts).
+    """
+    collector = _Collector(analyzer)
+    done = 0
+    for claim in store:
+        collector.add(claim)
+        if meanings is not None and len(collector.meanings) - done == batch:
+            meanings(collector.meanings[done:])
+            done += batch
+    if meanings is not None and len(collector.meanings) > done:
+        meanings(collector.meanings[done:])
+    part = collector.part()
     return merge([part]), part.meanings

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,13 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from bot.core.array_files import load_arrays, save_arrays
-from bot.core.index import TermIndex, meaning_text
+from bot.core.index import TermIndex
 from bot.core.index_build import build_index
 from bot.core.parse_cache import cache_dir_from_env
 from bot.core.semantic import DIMENSIONS, MODEL_ID, ClaimVectors, Embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer
-from bot.core.vector_cache import claim_vectors
+from bot.core.vector_cache import claim_vectors_of_batches
 
 log = logging.getLogger(__name__)
 FORMAT = "1"
@@ -147,16 +148,19 @@ def _build(
 ) -> tuple[TermIndex, ClaimVectors]:
     """Build the index while another thread embeds the claims' meaning texts.
 
-    Why: the two are independent and about equally long (~2 s each at 10,000
-    claims), and embedding spends most of its time in the tokenizer's Rust
-    code and numpy, which release the GIL; one after the other left a core
-    idle during a cold load. The meaning texts are read in a first pass (a
-    tenth of the build's time) so the embedding can start at once.
+    Why: the two are independent and about equally long, and embedding spends
+    most of its time in the tokenizer's Rust code and numpy, which release the
+    GIL; one after the other left a core idle during a cold load. The build
+    hands the meaning texts on in batches as it reads the claims, so the
+    embedding starts at once and the claims are read (validated) only once.
     """
-    meanings = [meaning_text(claim) for claim in store]
+    batches: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
     with ThreadPoolExecutor(1, thread_name_prefix="embed-claims") as pool:
-        embedded = pool.submit(claim_vectors, embedder, meanings)
-        index, _ = build_index(store, analyzer)
+        embedded = pool.submit(claim_vectors_of_batches, embedder, iter(batches.get, None))
+        try:
+            index, _ = build_index(store, analyzer, meanings=batches.put)
+        finally:
+            batches.put(None)  # the end, also when the build failed
         return index, embedded.result()
 
 

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,29 +68,44 @@ def _write(path: Path, digests: np.ndarray, vectors: ClaimVectors) -> None:
 
 def claim_vectors(embedder: Embedder, texts: Sequence[str]) -> ClaimVectors:
     """Quantised vectors for ``texts``, reusing cached rows for unchanged texts."""
+    return claim_vectors_of_batches(embedder, [texts])
+
+
+def claim_vectors_of_batches(embedder: Embedder, batches: Iterable[Sequence[str]]) -> ClaimVectors:
+    """``claim_vectors`` of the texts of ``batches``, in order, embedded batch by batch.
+
+    For a caller that produces the texts as it goes (the index build): a
+    thread can embed the first batches while the rest are being made.
+    """
     directory = cache_dir_from_env()
-    if directory is None:
-        return ClaimVectors.quantise(embedder.embed_many(texts))
-    path = _path(directory)
-    digests = _digests(texts)
-    codes = np.empty((len(texts), DIMENSIONS), dtype=np.int8)
-    scales = np.empty(len(texts), dtype=np.float32)
-    missing = np.ones(len(texts), dtype=bool)
-    cached = _read(path)
-    if cached is not None:
-        row_of = {digest: row for row, digest in enumerate(cached[0].tolist())}
+    cached = _read(_path(directory)) if directory is not None else None
+    row_of = {d: row for row, d in enumerate(cached[0].tolist())} if cached is not None else {}
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    embedded = 0
+    for batch in batches:
+        texts = list(batch)
+        digests = _digests(texts)
+        codes = np.empty((len(texts), DIMENSIONS), dtype=np.int8)
+        scales = np.empty(len(texts), dtype=np.float32)
+        todo = []
         for row, digest in enumerate(digests.tolist()):
             old = row_of.get(digest)
-            if old is not None:
-                codes[row], scales[row], missing[row] = cached[1][old], cached[2][old], False
-    todo = np.flatnonzero(missing)
-    if todo.size:
-        fresh = ClaimVectors.quantise(embedder.embed_many([texts[i] for i in todo.tolist()]))
-        codes[todo], scales[todo] = fresh.codes, fresh.scales
+            if old is None or cached is None:
+                todo.append(row)
+            else:
+                codes[row], scales[row] = cached[1][old], cached[2][old]
+        if todo:
+            fresh = ClaimVectors.quantise(embedder.embed_many([texts[i] for i in todo]))
+            codes[todo], scales[todo] = fresh.codes, fresh.scales
+            embedded += len(todo)
+        parts.append((digests, codes, scales))
+    if not parts:  # no batch at all: no claims
+        parts.append((_digests([]), np.empty((0, DIMENSIONS), np.int8), np.empty(0, np.float32)))
+    digests, codes, scales = (np.concatenate([p[n] for p in parts]) for n in range(3))
     codes.setflags(write=False)
     scales.setflags(write=False)
     vectors = ClaimVectors(codes, scales)
-    if todo.size or cached is None or len(cached[0]) != len(texts):
-        _write(path, digests, vectors)
-    log.info("claim vectors: %d cached, %d embedded", len(texts) - todo.size, todo.size)
+    if directory is not None and (embedded or cached is None or len(cached[0]) != len(digests)):
+        _write(_path(directory), digests, vectors)
+    log.info("claim vectors: %d cached, %d embedded", len(digests) - embedded, embedded)
     return vectors
