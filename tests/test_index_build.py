@@ -19,7 +19,15 @@ import numpy as np
 import pytest
 
 from bot.core import text as text_module
-from bot.core.index import TF_BONUS, PackedStrings, TermIndex, joinable, meaning_text
+from bot.core.index import (
+    TF_BONUS,
+    PackedStrings,
+    TermIndex,
+    _letters,
+    joinable,
+    letter_table,
+    meaning_text,
+)
 from bot.core.index_build import analyse, build_index, merge
 from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
 from bot.core.matcher import Matcher
@@ -193,3 +201,10 @@ def test_meanings_embedded_batch_by_batch_equal_all_at_once(
     whole = claim_vectors(embedder, meanings)
     np.testing.assert_array_equal(streamed.codes, whole.codes)
     np.testing.assert_array_equal(streamed.scales, whole.scales)
+
+
+def test_the_letter_table_counts_as_the_per_word_loop(generated: ClaimStore) -> None:
+    index, _ = build_index(generated, Analyzer())
+    surfaces = [*index.surface_term, "", "naïve", "x2", "zz"]
+    np.testing.assert_array_equal(letter_table(surfaces), _letters(surfaces))
+    assert letter_table([]).shape == (0, 27)

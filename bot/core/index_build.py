@@ -72,6 +72,7 @@ class _Collector:
         self.term_ids: dict[str, int] = {}
         self.display: list[str] = []
         self.surfaces: dict[str, int] = {}  # surface word -> term id, key fields only
+        self.known: dict[str, int] = {}  # any surface word -> term id
         self.post_term, self.post_field = array("i"), array("b")
         self.post_count, self.claim_postings = array("I"), array("q")
         self.phrases: list[str] = []
@@ -81,13 +82,28 @@ class _Collector:
         self.suggestable: set[str] = set()
         self.meanings: list[str] = []
 
-    def _term(self, surface: str, term: str, key: bool) -> int:
-        tid = self.term_ids.setdefault(term, len(self.term_ids))
-        if tid == len(self.display):
-            self.display.append(surface)
-        if key and not surface.isdigit():
-            self.surfaces.setdefault(surface, tid)
-        return tid
+    def _tids(self, found: list[str], key: bool) -> list[int]:
+        """Term ids of surface words, numbering new terms in order.
+
+        ``known`` maps a surface word straight to its id (stemming once per
+        word); key-field words also become typo candidates (``surfaces``).
+        """
+        known, term_ids, display = self.known, self.term_ids, self.display
+        tids: list[int] = []
+        for word in found:
+            tid = known.get(word)
+            if tid is None:
+                term = stem(word)
+                tid = term_ids.setdefault(term, len(term_ids))
+                if tid == len(display):
+                    display.append(word)
+                known[word] = tid
+            tids.append(tid)
+        if key:
+            for word, tid in zip(found, tids, strict=True):
+                if not word.isdigit():
+                    self.surfaces.setdefault(word, tid)
+        return tids
 
     def _analyse(self, kind: FieldKind, text: str) -> tuple[str, list[int]]:
         """The field's canonical phrase (key fields only) and term ids, in text order.
@@ -102,12 +118,10 @@ class _Collector:
         if cached is not None:
             return cached
         tokens = self.analyzer.canonical_words(text)
-        pairs = [(w, stem(w)) for w in tokens if len(w) > 1 or w.isdigit()]
+        found = [w for w in tokens if len(w) > 1 or w.isdigit()]
         if key:
-            for left, right in itertools.pairwise(tokens):
-                if joinable(left, right):
-                    pairs.append((left + right, stem(left + right)))
-        result = (" ".join(tokens) if key else "", [self._term(s, t, key) for s, t in pairs])
+            found += [a + b for a, b in itertools.pairwise(tokens) if joinable(a, b)]
+        result = (" ".join(tokens) if key else "", self._tids(found, key))
         if cache is not None:
             cache[text] = result
         return result

@@ -102,8 +102,10 @@ class Analyzer:
     def canonical_words(self, text: str) -> list[str]:
         """Folded words with synonym phrases and words replaced by their canonical form."""
         tokens = words(text)
-        stems = [stem(token) for token in tokens]
+        stems = list(map(stem, tokens))
         by_first, single = self._by_first, self._single
+        if by_first.keys().isdisjoint(stems):  # no synonym phrase can start here
+            return [w for s, t in zip(stems, tokens, strict=True) for w in single.get(s, (t,))]
         result: list[str] = []
         i, n = 0, len(tokens)
         while i < n:
