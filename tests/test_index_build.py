@@ -33,7 +33,7 @@ from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
 from bot.core.matcher import Matcher
 from bot.core.matching_config import load_matching_config
 from bot.core.schema import Claim
-from bot.core.semantic import default_embedder
+from bot.core.semantic import DIMENSIONS, Embedder, default_embedder
 from bot.core.store import ClaimStore, load_store
 from bot.core.text import Analyzer, fold, stem, words
 from bot.core.vector_cache import claim_vectors, claim_vectors_of_batches
@@ -208,3 +208,27 @@ def test_the_letter_table_counts_as_the_per_word_loop(generated: ClaimStore) -> 
     surfaces = [*index.surface_term, "", "naïve", "x2", "zz"]
     np.testing.assert_array_equal(letter_table(surfaces), _letters(surfaces))
     assert letter_table([]).shape == (0, 27)
+
+
+def reference_embed_many(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """``Embedder.embed_many`` as it was: ``encode_batch``, one gather and reduceat for all."""
+    table = embedder._table.astype(np.float32)
+    encodings = embedder._tokenizer.encode_batch(texts, add_special_tokens=False)
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
+    filled = np.flatnonzero(lengths)
+    ids = np.array([i for e in encodings for i in e.ids], dtype=np.int32)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))[filled]
+    sums = np.add.reduceat(table[ids], offsets, axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    out[filled] = sums / np.where(norms > 0, norms, 1.0)
+    return out
+
+
+def test_claim_vectors_are_bit_identical_to_the_plain_pooling(generated: ClaimStore) -> None:
+    texts = [meaning_text(claim) for claim in generated]
+    texts[5:5] = ["", "   ", "x", "deepseek " * 2_000]  # empty, blank, short, truncated
+    embedder = default_embedder()
+    ours = embedder.embed_many(texts, batch=300)  # batches that do not divide POOL_TEXTS
+    assert ours.tobytes() == reference_embed_many(embedder, texts).tobytes()
+    assert not ours[5].any() and ours[7].any()  # "" has no tokens: a zero vector

@@ -40,6 +40,7 @@ _WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 _TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 _TENSOR = "embedding.weight"
 MAX_TOKENS = 512
+POOL_TEXTS = 64  # texts pooled at a time by embed_many (their token rows fit in cache)
 WORD_CACHE = 8_192  # query words' vectors kept (512 bytes each)
 
 
@@ -102,25 +103,39 @@ class Embedder:
         return vector
 
     def embed_many(self, texts: Sequence[str], batch: int = 2_048) -> np.ndarray:
-        """Unit vectors for many texts: tokenised in batches, pooled with one reduceat each."""
+        """Unit vectors for many texts: tokenised in batches, pooled a few texts at a time.
+
+        ``encode_batch_fast`` skips the character offsets ``encode_batch``
+        computes for every token (a third of the tokenizer's time; the ids are
+        the same). Pooling gathers each text's token rows and sums them with
+        one ``reduceat``; done ``POOL_TEXTS`` texts at a time the gathered rows
+        stay in the CPU cache, where a whole batch's (~100 MB) did not: ~8x
+        faster, and bit-identical since every text's sum is the same sum.
+        """
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         # Widen the table once (16 MB, freed on return), not every gathered row:
         # converting each chunk's ~200,000 float16 rows cost more than the sums.
         table = self._table.astype(np.float32)
         for start in range(0, len(texts), batch):
-            chunk = list(texts[start : start + batch])
-            encodings = self._tokenizer.encode_batch(chunk, add_special_tokens=False)
+            encodings = self._tokenizer.encode_batch_fast(
+                list(texts[start : start + batch]), add_special_tokens=False
+            )
             lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
-            filled = np.flatnonzero(lengths)
-            if not filled.size:
-                continue
             ids = np.fromiter(
                 (i for e in encodings for i in e.ids), dtype=np.int32, count=int(lengths.sum())
             )
-            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))[filled]
-            sums = np.add.reduceat(table[ids], offsets, axis=0)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            out[start + filled] = sums / np.where(norms > 0, norms, 1.0)
+            ends = np.cumsum(lengths)
+            for first in range(0, len(encodings), POOL_TEXTS):
+                rows = np.arange(first, min(first + POOL_TEXTS, len(encodings)))
+                rows = rows[lengths[rows] > 0]  # texts without tokens stay zero
+                if not rows.size:
+                    continue
+                low, high = ends[rows[0]] - lengths[rows[0]], ends[rows[-1]]
+                sums = np.add.reduceat(
+                    table[ids[low:high]], ends[rows] - lengths[rows] - low, axis=0
+                )
+                norms = np.linalg.norm(sums, axis=1, keepdims=True)
+                out[start + rows] = sums / np.where(norms > 0, norms, 1.0)
         return out
 
 
