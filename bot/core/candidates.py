@@ -401,18 +401,31 @@ class CandidateFinder:
     # ---------------------------------------------------------------- hits
     def hits(self, claim: int, units: Sequence[Unit]) -> tuple[Hit, ...]:
         """The query words claim ``claim`` explains: the strongest term for each, and where."""
+        return self.hits_of(np.array([claim]), units)[0]
+
+    def hits_of(self, claims: np.ndarray, units: Sequence[Unit]) -> list[tuple[Hit, ...]]:
+        """``hits`` for several claims: one binary search per term, not per claim and term.
+
+        The reranked claims of a pasted message ask ~60 terms each; searching
+        every term's postings for all of them at once was a quarter of such a
+        query's time at 100,000 claims, done claim by claim.
+        """
         index = self.index
-        found = []
-        for unit in units:
-            best: Hit | None = None
+        order = np.argsort(claims, kind="stable")
+        ordered = claims[order]
+        best: list[dict[int, Hit]] = [{} for _ in range(len(claims))]
+        for u, unit in enumerate(units):
             for tid, penalty, kind in unit.alternatives:
-                start, end = index.indptr[tid], index.indptr[tid + 1]
-                pos = start + np.searchsorted(index.post_claim[start:end], claim)
-                if pos < end and index.post_claim[pos] == claim:
-                    strength = float(index.post_weight[pos]) * penalty
-                    if best is None or strength > best.strength:
-                        field_kind = FieldKind(int(index.post_field[pos]))
-                        best = Hit(unit.word, index.display[tid], field_kind, kind, strength)
-            if best is not None:
-                found.append(best)
-        return tuple(found)
+                start, end = int(index.indptr[tid]), int(index.indptr[tid + 1])
+                postings = index.post_claim[start:end]
+                pos = np.searchsorted(postings, ordered)
+                inside = pos < end - start
+                found = np.flatnonzero(inside)[postings[pos[inside]] == ordered[inside]]
+                for row in found.tolist():
+                    at = start + int(pos[row])
+                    strength = float(index.post_weight[at]) * penalty
+                    held = best[int(order[row])]
+                    if u not in held or strength > held[u].strength:
+                        field_kind = FieldKind(int(index.post_field[at]))
+                        held[u] = Hit(unit.word, index.display[tid], field_kind, kind, strength)
+        return [tuple(held[u] for u in sorted(held)) for held in best]

@@ -203,11 +203,12 @@ class Judge:
         order = np.union1d(by_words, by_estimate)
         folded = " ".join(query_words)[:300]
         unit_vectors = self.embedder.embed_words([u.word for u in units])
-        for row in order.tolist():
+        all_hits = self.finder.hits_of(indices[order], units)
+        for row, claim_hits in zip(order.tolist(), all_hits, strict=True):
             index = int(indices[row])
             closeness, phrases[row] = self._phrase_bonus(index, folded)
             features[row, FEATURES.index(Feature.PHRASE)] = closeness
-            hits = [h for h in self.finder.hits(index, units) if h.strength >= EXPLAINED]
+            hits = [h for h in claim_hits if h.strength >= EXPLAINED]
             explained = {hit.query_word for hit in hits}
             features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
                 index, units, explained, unit_vectors
