@@ -11,12 +11,17 @@ With ``--rate-limited N`` (default 8) each level for ``ai-race serve`` is run a
 second time while N mention replies are being rate-limited (the mock answers
 them 429, Retry-After 20): acks must not notice (issue 11).
 
+All three servers stay up for the whole run, and each level is measured on
+the floor, on ``ai-race serve`` (plain, then rate-limited) and on the stock
+Bolt floor in turn, so on a shared machine they meet nearly the same load.
+
     python bench/slack_bench.py [--requests 200] [--rate-limited 8] [--out bench/results/slack.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +40,8 @@ from bot.answers import BUSY_TEXT  # noqa: E402
 from tests.support.app_server import (  # noqa: E402
     BOT_TOKEN,
     SIGNING_SECRET,
+    RunningApp,
+    children,
     free_port,
     running_app,
 )
@@ -65,7 +73,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def load(url: str, mock: MockSlack, clients: int, total: int) -> dict[str, float]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes (all their threads), from /proc/PID/stat."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def web_processes(pid: int) -> list[int]:
+    """A gunicorn master and its workers (not the workers' answer processes)."""
+    return [pid, *children(pid)]
+
+
+def answer_processes(pid: int) -> list[int]:
+    """Each worker's answer supervisor and answer process (bot.answer_process), if any."""
+    return [a for w in children(pid) for s in children(w) for a in (s, *children(s))]
+
+
+def load(
+    url: str, mock: MockSlack, clients: int, total: int, pid: int | None = None
+) -> dict[str, float]:
+    """``total`` signed commands from ``clients`` closed-loop clients (and ``pid``'s web CPU)."""
+    web = web_processes(pid) if pid else []
+    cpu_before = cpu_seconds(web)
     latencies: list[float] = []
     errors = busy = 0
     lock = threading.Lock()
@@ -98,7 +133,9 @@ def load(url: str, mock: MockSlack, clients: int, total: int) -> dict[str, float
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
+    web_cpu = cpu_seconds(web) - cpu_before
     return {
+        "web_cpu_ms_per_request": web_cpu * 1000 / total if web else float("nan"),
         "clients": clients,
         "requests": len(latencies),
         "errors": errors,
@@ -158,17 +195,33 @@ def floor_server(api_url: str, *extra: str) -> tuple[subprocess.Popen[bytes], st
     raise RuntimeError("floor app did not start")
 
 
-def floor_levels(mock: MockSlack, levels: list[int], requests: int, *extra: str) -> list:
+@contextlib.contextmanager
+def floor_running(mock: MockSlack, *extra: str) -> Iterator[tuple[str, int]]:
     process, url = floor_server(mock.base_url, *extra)
     try:
         load(f"{url}/slack/events", mock, 5, 40)  # warm-up
-        return [load(f"{url}/slack/events", mock, clients, requests) for clients in levels]
+        yield f"{url}/slack/events", process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
 STOCK = "stock Bolt floor (ack only)"
+FLOOR = "floor (ack only)"
+PLAIN = "ai-race serve"
+
+
+def ours(app: RunningApp, mock: MockSlack, clients: int, requests: int, limited: int) -> dict:
+    """One level against ai-race serve, with ``limited`` replies rate-limited first."""
+    mock.reset()
+    if limited:
+        rate_limit_replies(app.events_url, mock, limited, clients)
+    answering = answer_processes(app.process.pid)
+    cpu_before = cpu_seconds(answering)
+    row = load(app.events_url, mock, clients, requests, app.process.pid)
+    row["answered"] = len(mock.wait_for("response", _expected(row), timeout=60))
+    row["answer_cpu_ms_per_request"] = (cpu_seconds(answering) - cpu_before) * 1000 / requests
+    return row
 
 
 def main() -> None:
@@ -180,32 +233,28 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     limited = f"ai-race serve, {args.rate_limited} replies rate-limited"
-    results: dict[str, list[dict[str, float]]] = {"ai-race serve": [], "floor (ack only)": []}
-    if args.rate_limited:
-        results[limited] = []
-    with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        with running_app(mock.base_url, db, Path(tmp)) as app:
-            load(app.events_url, mock, 5, 40)  # warm-up
-            for clients in levels:
-                mock.reset()
-                row = load(app.events_url, mock, clients, args.requests)
-                answered = mock.wait_for("response", _expected(row), timeout=60)
-                row["answered"] = len(answered)
-                results["ai-race serve"].append(row)
-            for clients in levels if args.rate_limited else []:
-                mock.reset()
-                rate_limit_replies(app.events_url, mock, args.rate_limited, clients)
-                row = load(app.events_url, mock, clients, args.requests)
-                answered = mock.wait_for("response", _expected(row), timeout=60)
-                row["answered"] = len(answered)
+    names = [PLAIN, FLOOR, *([limited] if args.rate_limited else []), STOCK]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    with contextlib.ExitStack() as stack:
+        mock = stack.enter_context(MockSlack())
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        app = stack.enter_context(running_app(mock.base_url, f"sqlite:///{tmp / 'b.sqlite3'}", tmp))
+        load(app.events_url, mock, 5, 40)  # warm-up
+        floor = stack.enter_context(floor_running(mock))
+        stock = stack.enter_context(floor_running(mock, "--bolt-default"))
+        # All servers stay up; each level is measured on each in turn, seconds apart,
+        # so a shared machine's load drifts less between ours and the floors.
+        for clients in levels:
+            results[FLOOR].append(load(floor[0], mock, clients, args.requests, floor[1]))
+            results[PLAIN].append(ours(app, mock, clients, args.requests, 0))
+            if args.rate_limited:
+                row = ours(app, mock, clients, args.requests, args.rate_limited)
                 results[limited].append(row)
-        results["floor (ack only)"] = floor_levels(mock, levels, args.requests)
-        results[STOCK] = floor_levels(mock, levels, args.requests, "--bolt-default")
+            results[STOCK].append(load(stock[0], mock, clients, args.requests, stock[1]))
 
     print(
         f"{'server':<40} {'clients':>7} {'reqs':>5} {'errors':>6} {'busy':>5} {'median ms':>10} "
-        f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7}"
+        f"{'p99 ms':>8} {'max ms':>8} {'req/s':>7} {'web CPU ms/req':>14}"
     )
     for name, rows in results.items():
         for r in rows:
@@ -213,12 +262,12 @@ def main() -> None:
                 f"{name:<40} {r['clients']:>7} {r['requests']:>5} {r['errors']:>6} "
                 f"{r['busy']:>5} "
                 f"{r['ack_median_ms']:>10.1f} {r['ack_p99_ms']:>8.1f} {r['ack_max_ms']:>8.1f} "
-                f"{r['rps']:>7.0f}"
+                f"{r['rps']:>7.0f} {r['web_cpu_ms_per_request']:>14.2f}"
             )
     for name in [n for n in results if "floor" not in n]:
-        for ours, floor in zip(results[name], results["floor (ack only)"], strict=True):
-            ratio = ours["ack_p99_ms"] / floor["ack_p99_ms"]
-            print(f"{name}: p99 at {ours['clients']} clients is {ratio:.2f}x the floor")
+        for mine, floor_row in zip(results[name], results[FLOOR], strict=True):
+            ratio = mine["ack_p99_ms"] / floor_row["ack_p99_ms"]
+            print(f"{name}: p99 at {mine['clients']} clients is {ratio:.2f}x the floor")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")

@@ -155,10 +155,10 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
                 text = QUERIES[i % len(QUERIES)]
                 body = slash_command_body(text, response_url=mock.response_url(f"q{i}"))
                 post(url, body, _signed(body), timeout=10)
-            workers = _children(process.pid)
+            worker_pids = _children(process.pid)
             # Each worker's answer supervisor and answer process (bot.answer_process) count too.
-            helpers = [d for w in workers for d in _descendants(w)]
-            pids = [process.pid, *workers, *helpers]
+            helpers = [d for w in worker_pids for d in _descendants(w)]
+            pids = [process.pid, *worker_pids, *helpers]
             memory = {pid: _memory(pid) for pid in pids}
         finally:
             process.terminate()
@@ -167,7 +167,7 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
         "first_answer_s": first,
         "workers": workers,
         "master_rss_mb": memory[pids[0]][0],
-        "worker_rss_mb": [memory[p][0] for p in workers],
+        "worker_rss_mb": [memory[p][0] for p in worker_pids],
         "answer_process_rss_mb": [memory[p][0] for p in helpers],
         "total_pss_mb": sum(pss for _, pss in memory.values()),
     }
