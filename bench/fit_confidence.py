@@ -46,25 +46,26 @@ def read_rows(paths: list[Path]) -> list[dict[str, str]]:
     return rows
 
 
-Example = tuple[dict[str, str], list[str], np.ndarray]
+# (row, candidate ids, feature matrix, the words' rank of each: Candidates.words_rank)
+Example = tuple[dict[str, str], list[str], np.ndarray, np.ndarray]
 
 
 def features_of(matcher: Matcher, rows: list[dict[str, str]]) -> list[Example]:
-    """(row, candidate ids, feature matrix) per query."""
+    """(row, candidate ids, feature matrix, words' rank) per query."""
     out = []
     for row in rows:
         found = matcher.candidates(row["query"])
         if found is None:
-            out.append((row, [], np.zeros((0, len(FEATURES)))))
+            out.append((row, [], np.zeros((0, len(FEATURES))), np.zeros(0)))
             continue
         ids = [matcher.store.ids[i] for i in found.indices.tolist()]
-        out.append((row, ids, found.features))
+        out.append((row, ids, found.features, found.words_rank()))
     return out
 
 
-def fit(examples: list[tuple[dict, list, np.ndarray]]) -> tuple[float, np.ndarray]:
+def fit(examples: list[Example]) -> tuple[float, np.ndarray]:
     xs, ys = [], []
-    for row, ids, feats in examples:
+    for row, ids, feats, _ in examples:
         wanted = set(filter(None, row["expected"].split(",")))
         for cid, vector in zip(ids, feats, strict=True):
             xs.append(vector)
@@ -85,11 +86,14 @@ def fit(examples: list[tuple[dict, list, np.ndarray]]) -> tuple[float, np.ndarra
     return float(w[0]), w[1:]
 
 
-def evaluate(examples, intercept: float, weights: np.ndarray, threshold: float) -> dict:
+def evaluate(
+    examples: list[Example], intercept: float, weights: np.ndarray, threshold: float
+) -> dict:
+    """Answers as ``Judge.decide`` gives them: in the words' order, the chance breaking ties."""
     named = dict(zip(FEATURES, weights.tolist(), strict=True))
     hits = rr = positives = negatives = answered = 0
     misses = []
-    for row, ids, feats in examples:
+    for row, ids, feats, words in examples:
         found: list[str] = []
         if ids:
             chance = probability(feats, intercept, named)
@@ -98,11 +102,11 @@ def evaluate(examples, intercept: float, weights: np.ndarray, threshold: float) 
             )
             order = sorted(
                 (i for i in range(len(ids)) if chance[i] >= threshold or lexical[i]),
-                key=lambda i: (-chance[i], ids[i]),
+                key=lambda i: (-words[i], -chance[i], ids[i]),
             )
             if order:
-                floor = chance[order[0]] * RELATIVE_TO_BEST
-                found = [ids[i] for i in order if chance[i] >= floor][:3]
+                floor = max(chance[i] for i in order) * RELATIVE_TO_BEST
+                found = [ids[i] for i in order if chance[i] >= floor or lexical[i]][:3]
         if row["expected"]:
             positives += 1
             wanted = row["expected"].split(",")[0]
