@@ -21,9 +21,10 @@ needs no hooks it lacks)::
   control socket), and fork a new one when it dies. Forking from a process
   with one thread is safe; forking the worker again later, with its request
   threads holding locks, would not be.
-* The **worker** (:class:`AnswerProcess`) only checks the bound, queues the
-  job's JSON line (:class:`~bot.jobs.AnswerJob`) for a sender thread and acks:
-  the ack never writes to the socket, never waits for the answer process.
+* The **worker** (:class:`~bot.answer_link.AnswerProcess`) only checks the
+  bound, writes the job's JSON line (:class:`~bot.jobs.AnswerJob`) to the
+  socket if the socket takes it at once (else a sender thread does, later)
+  and acks: the ack never waits for the answer process.
   It counts what it handed over until the answer process reports each one
   done (posted, given up, or handed to the outbox), so a full queue still
   answers "busy" at once. While no answer process is connected (it died and
@@ -49,17 +50,16 @@ import json
 import logging
 import math
 import os
-import queue
 import select
 import signal
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answer_link import PID, STOP_MARGIN_S, AnswerProcess
 from bot.answers import Answer, AnswerQueue
 from bot.jobs import AnswerJob
 from bot.runner import JobRunner, LocalAnswers
@@ -71,161 +71,13 @@ NICE = 10
 """How much lower the answer process's priority is: the kernel runs a ready ack first."""
 RESTART_PAUSE_S = 1.0
 """An answer process that dies this soon after it started is restarted after this pause."""
-CONNECT_TIMEOUT_S = 10.0
-"""How long a new worker waits for its first answer process before serving anyway ("busy")."""
-STOP_MARGIN_S = 2.0
-"""Beyond the drain: time for the answer process to hand over and exit."""
 UNBOUNDED = 1 << 30
-_PID = struct.Struct("!q")
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 _INHERITED_SIGNALS = (
     *_STOP_SIGNALS,
     *(signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH),
     *(signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD),
 )
-
-
-class _Link:
-    """The worker's end of one answer process's socket: a sender and a reader thread."""
-
-    def __init__(self, sock: socket.socket, pid: int, owner: AnswerProcess) -> None:
-        self.sock = sock
-        self.pid = pid
-        self.owner = owner
-        self.outstanding: set[str] = set()
-        self.outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self.closed = threading.Event()
-
-    def start(self) -> None:
-        for target, name in ((self._send, "answers-out"), (self._read, "answers-in")):
-            threading.Thread(target=target, name=f"{name}-{self.pid}", daemon=True).start()
-
-    def _send(self) -> None:
-        while (line := self.outgoing.get()) is not None:
-            try:
-                self.sock.sendall(line)
-            except OSError:
-                return  # the answer process is gone: the reader sees it and says so
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)  # end of jobs: the answer process drains
-
-    def _read(self) -> None:
-        try:
-            with self.sock.makefile("rb") as reports:
-                for line in reports:
-                    self.owner.done(self, str(json.loads(line).get("done", "")))
-        except (OSError, ValueError) as exc:
-            log.warning("answer process %d: bad report (%s)", self.pid, type(exc).__name__)
-        finally:
-            self.sock.close()
-            self.owner.lost(self)
-            self.closed.set()
-
-
-class AnswerProcess:
-    """The web worker's :class:`~bot.jobs.Answers`: hands jobs to its answer process."""
-
-    def __init__(self, control: socket.socket, supervisor: int, capacity: int) -> None:
-        self.control = control
-        self.supervisor = supervisor
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._link: _Link | None = None
-        self._stopping = False
-        self._connected = threading.Event()
-        self._receiver = threading.Thread(target=self._receive, name="answers-links", daemon=True)
-
-    def start(self) -> AnswerProcess:
-        """Start taking answer processes; return once the first is connected (or given up on).
-
-        A worker that served before its answer process was there would answer
-        its first requests "busy" for no reason.
-        """
-        self._receiver.start()
-        if not self._connected.wait(CONNECT_TIMEOUT_S):
-            log.warning(
-                "no answer process after %g s; answering 'busy' until one starts", CONNECT_TIMEOUT_S
-            )
-        return self
-
-    def submit(self, job: AnswerJob, *, reserve: int = 0) -> bool:
-        with self._lock:
-            link = self._link
-            if link is None or self._stopping:
-                return False
-            if len(link.outstanding) >= self.capacity + reserve:
-                return False
-            link.outstanding.add(job.key)
-        link.outgoing.put(job.dumps())
-        return True
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._link.outstanding) if self._link is not None else 0
-
-    def up(self) -> bool:
-        with self._lock:
-            return self._link is not None
-
-    def done(self, link: _Link, key: str) -> None:
-        with self._lock:
-            link.outstanding.discard(key)
-
-    def lost(self, link: _Link) -> None:
-        with self._lock:
-            if self._link is link:
-                self._link = None
-            lost, stopping = len(link.outstanding), self._stopping
-        if not stopping:
-            log.error(
-                "answer process %d exited; %d answers in it were lost "
-                "(any Slack had made wait resume from the outbox); starting another",
-                link.pid,
-                lost,
-            )
-
-    def drain(self, timeout: float) -> int:
-        """Stop: the answer process drains within ``timeout`` and exits; wait for it."""
-        with self._lock:
-            self._stopping = True
-            link = self._link
-        with contextlib.suppress(OSError):
-            self.control.shutdown(socket.SHUT_WR)  # the supervisor starts no other
-        if link is not None:
-            link.outgoing.put(None)
-            if not link.closed.wait(timeout + STOP_MARGIN_S):
-                log.warning("answer process %d did not stop in time", link.pid)
-        self._receiver.join(STOP_MARGIN_S)
-        _reap(self.supervisor)
-        return 0  # the answer process logs what it kept in the outbox
-
-    def _receive(self) -> None:
-        """Take each new answer process's socket from the supervisor, until it exits."""
-        while True:
-            try:
-                data, fds, _flags, _addr = socket.recv_fds(self.control, _PID.size, 1)
-            except OSError:
-                data, fds = b"", []
-            if len(data) < _PID.size or not fds:
-                break
-            (pid,) = _PID.unpack(data)
-            link = _Link(socket.socket(fileno=fds[0]), pid, self)
-            link.start()
-            with self._lock:
-                self._link = link
-            self._connected.set()
-            log.info("answer process %d started", pid)
-        self._connected.set()  # none will come: start() must not wait for it
-        with self._lock:
-            stopping = self._stopping
-        if not stopping:
-            log.error("the answer supervisor exited; stopping this worker so gunicorn starts anew")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def start_answer_process(
@@ -345,7 +197,7 @@ class _Supervisor:
         ours.close()
         self.pid = pid
         try:
-            socket.send_fds(self.control, [_PID.pack(pid)], [theirs.fileno()])
+            socket.send_fds(self.control, [PID.pack(pid)], [theirs.fileno()])
         except OSError:
             self._stop(signal.SIGTERM)  # the worker is gone
         theirs.close()
