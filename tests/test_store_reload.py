@@ -83,16 +83,19 @@ def test_a_reload_that_crashed_is_retried_at_the_next_poll(
     text = path.read_text()
     old_title = _title(holder, "tiktok-creation-engine")
     _overwrite_in_place(path, text.replace(old_title, "Creation engines replaced feeds", 1))
-    real_load = catalog_module.load_catalog
+    real_load, real_patch = catalog_module.load_catalog, catalog_module.patch_catalog
 
     def failing_load(*args: object, **kwargs: object) -> object:
         raise OSError("disk went away")
 
+    # Both ways a reload can go: patching the last full load, or loading whole.
     monkeypatch.setattr(catalog_module, "load_catalog", failing_load)
+    monkeypatch.setattr(catalog_module, "patch_catalog", failing_load)
     with pytest.raises(OSError):
         holder.reload_if_changed()
     assert _title(holder, "tiktok-creation-engine") == old_title
     monkeypatch.setattr(catalog_module, "load_catalog", real_load)
+    monkeypatch.setattr(catalog_module, "patch_catalog", real_patch)
     assert holder.reload_if_changed() == []
     assert _title(holder, "tiktok-creation-engine") == "Creation engines replaced feeds"
 

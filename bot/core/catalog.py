@@ -2,6 +2,8 @@
 
 A reload that finds any problem keeps serving the last good catalog: a typo
 pushed to the claims repository must not take the bot down mid-discussion.
+A reload for a few changed files patches the last fully loaded catalog
+instead of loading everything again (bot.core.catalog_patch).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core import index_cache
+from bot.core.catalog_patch import patch_catalog
 from bot.core.matcher import Matcher
 from bot.core.matching_config import REPO_MATCHING_CONFIG, load_matching_config
 from bot.core.problems import Problem, StoreError
@@ -63,6 +66,8 @@ class CatalogHolder:
         self._lock = threading.Lock()
 
         self._fingerprint: _Stamp | None = self._stamp()
+        # The last fully loaded catalog and the files it was loaded from: what patches apply to.
+        self._base: tuple[Catalog, _Stamp] = (catalog, self._fingerprint)
 
     @property
     def current(self) -> Catalog:
@@ -99,9 +104,23 @@ class CatalogHolder:
                 ", ".join(changed[:5]),
                 f" and {len(changed) - 5} more" if len(changed) > 5 else "",
             )
-        problems = self.reload()
+        problems = [] if self._patch(stamp) else self.reload(stamp)
         self._fingerprint = stamp
         return problems
+
+    def _patch(self, stamp: _Stamp) -> bool:
+        """Serve the base catalog patched for the files changed since; False: load whole."""
+        with self._lock:
+            base, (files, config) = self._base
+            if stamp[1] != config:
+                return False
+            changed = files.changed_names(stamp[0])
+            patched = patch_catalog((base.store, base.matcher), changed, stamp[0].files)
+            if patched is None:
+                return False
+            self._catalog = Catalog(*patched)
+        log.info("claim store patched: %d files since the last full load", len(changed))
+        return True
 
     def watch(self, interval: float, stop: threading.Event) -> None:
         """Poll for changes until ``stop`` is set (run in a daemon thread)."""
@@ -111,8 +130,13 @@ class CatalogHolder:
             except Exception:  # a watcher must never die silently
                 log.exception("claim store watcher failed; will retry")
 
-    def reload(self) -> list[Problem]:
-        """Load the store again; on problems keep the old one and return them."""
+    def reload(self, stamp: _Stamp | None = None) -> list[Problem]:
+        """Load the store again; on problems keep the old one and return them.
+
+        ``stamp``: the files as seen before this load (taken now if not given);
+        a successful load becomes the base that later changes patch.
+        """
+        stamp = stamp or self._stamp()
         with self._lock:
             try:
                 fresh = load_catalog(
@@ -125,5 +149,6 @@ class CatalogHolder:
                     log.error("claim store reload refused: %s", problem)
                 return exc.problems
             self._catalog = fresh
+            self._base = (fresh, stamp)
             log.info("claim store reloaded: %d claims", len(fresh.store))
             return []

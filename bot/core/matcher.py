@@ -34,7 +34,7 @@ from bot.core.index_cache import load_or_build
 from bot.core.match_types import KEY_FIELDS, Hit, Match, SearchResult
 from bot.core.matching_config import MatchingConfig
 from bot.core.ranking import Candidates, Judge, words_of
-from bot.core.semantic import Embedder, default_embedder
+from bot.core.semantic import ClaimVectors, Embedder, default_embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer
 from bot.core.vector_cache import claim_vectors
@@ -65,12 +65,14 @@ class Matcher:
         candidate_pool: int | None = None,
         embedder: Embedder | None = None,
         index: TermIndex | None = None,
+        vectors: ClaimVectors | None = None,
     ) -> None:
         """Index ``store``, or use ``index``: a TermIndex of this very store and config.
 
         ``index`` is for a caller that saved ``TermIndex.state()`` (keyed by
         the store's content and the matching config) and restored it with
-        ``TermIndex.from_state``, instead of rebuilding it.
+        ``TermIndex.from_state``, instead of rebuilding it, or patched one
+        (bot.core.index_patch); ``vectors``: its claim vectors (else embedded).
         """
         self.store = store
         self.config = config or MatchingConfig()
@@ -85,7 +87,8 @@ class Matcher:
         else:
             if index.size != len(store):
                 raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
-            self._vectors = claim_vectors(self._embedder, [meaning_text(c) for c in store])
+            meanings = [] if vectors is not None else [meaning_text(c) for c in store]
+            self._vectors = vectors or claim_vectors(self._embedder, meanings)
         self.index = index
         self.finder = CandidateFinder(
             index,

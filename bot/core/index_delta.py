@@ -1,0 +1,361 @@
+"""A saved term index with a few claims changed: the mapped base, tombstones and a small delta.
+
+Why: rebuilding the whole index for one edited claim file cost 25 s at
+100,000 claims, and every gunicorn worker would then hold its own copy of
+~100 MB of arrays. Here the base index stays the one mapped from the cache
+(shared by the workers); a reload analyses only the changed claims (their old
+text, read from the base store, and their new text) and keeps privately:
+
+* **patched postings**: for every term the changed claims had or have now, the
+  base posting list without the tombstoned claims, merged with the delta
+  claims' postings (a copy of that one list; all other terms are the base's);
+* **new terms** at ids after the base vocabulary, and the terms left with no
+  claim at all ("dead": looked up as unknown, as a fresh build would not know them);
+* **renumbering** when claims were added or removed: indices follow claim ids,
+  so base postings are mapped through ``new_of_old`` when read (one gather).
+
+Statistics are **exact**, not frozen: each term's document count is the base
+list's length, or the patched one's, and idf is recomputed from those counts
+for the whole vocabulary (one vector expression) with the live claim count,
+so scores equal a fresh build's. Display forms (the first surface in claim
+order), key surfaces for typos and suggestion names are patched too; where
+deciding whether a surface or name of a removed text is still used elsewhere
+would mean reading many claims, at most ``VERIFY_LIMIT`` are read and the
+surface is kept otherwise (it can only offer a typo candidate a fresh build
+would not). Typo candidates that tie exactly may come in another order than a
+fresh build's until the next full build.
+
+``bot.core.candidates`` reads ``indptr``/``post_claim``/``post_weight``/
+``post_field`` directly when it explains a hit; those are virtual here: term
+``t``'s postings sit at positions ``t << 32`` onwards (see ``_Positions``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from bot.core.index import TF_BONUS, TermIndex, _letters
+from bot.core.index_build import MAX_OCCURRENCES, Part
+from bot.core.index_build import analyse as analyse_claims
+from bot.core.match_types import FIELD_WEIGHT
+from bot.core.schema import Claim
+from bot.core.semantic import ClaimVectors
+from bot.core.text import Analyzer
+
+MERGED_CACHE = 8  # merged common-term lists kept per patched index (~0.6 MB each at 100k)
+_SHIFT = 32
+_LOW = (1 << _SHIFT) - 1
+
+
+@dataclass(frozen=True)
+class Renumbering:
+    """Base claim index <-> patched store index; ``-1``: a delta claim / a tombstone."""
+
+    old_of_new: np.ndarray  # int64, one per claim of the patched store
+    new_of_old: np.ndarray  # int64, one per claim of the base store
+    identity: bool  # no claim added or removed: kept claims keep their index
+
+
+class Posting(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]):
+    """One term's patched list: claims, field weights, tf bonuses, fields (sorted by claim)."""
+
+
+class Recipe(NamedTuple):
+    """A long patched list kept as instructions, not a copy: base slice, drops, inserts.
+
+    Common terms ("china", "models") hold 40% of all claims each; copying
+    their lists for every changed claim would put megabytes in every worker.
+    The list is merged when a query reads it (``DeltaIndex.merge``, cached for
+    the last few terms), the same values in the same order as a copy.
+    """
+
+    start: int  # the base's slice of this term
+    end: int
+    drop: np.ndarray  # positions in the slice of tombstoned claims
+    claims: np.ndarray  # delta postings to insert (new numbering), sorted
+    fields: np.ndarray
+    boosts: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start - len(self.drop) + len(self.claims)
+
+
+def merged(base: TermIndex, numbering: Renumbering, recipe: Recipe) -> Posting:
+    """The list ``recipe`` describes, sorted by (new) claim index."""
+    s, e = recipe.start, recipe.end
+    claims, fields, boosts = base.post_claim[s:e], base.post_field[s:e], base.post_boost[s:e]
+    if len(recipe.drop):
+        keep = np.ones(e - s, dtype=bool)
+        keep[recipe.drop] = False
+        claims, fields, boosts = claims[keep], fields[keep], boosts[keep]
+    if not numbering.identity:
+        claims = numbering.new_of_old[claims]
+    claims = claims.astype(np.int32)
+    if len(recipe.claims):
+        at = np.searchsorted(claims, recipe.claims)
+        claims = np.insert(claims, at, recipe.claims)
+        fields = np.insert(fields, at, recipe.fields)
+        boosts = np.insert(boosts, at, recipe.boosts)
+    return Posting((claims, FIELD_WEIGHT[fields], boosts, fields))
+
+
+def _boosts(counts: np.ndarray) -> np.ndarray:
+    """The tf bonus of ``bot.core.index_build._finish``: same expression, same float32 values."""
+    extra = np.minimum(counts.astype(np.uint32), MAX_OCCURRENCES).astype(np.float32) - 1
+    return (TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A few claims analysed by the index build's own code, at given claim indices."""
+
+    part: Part
+    claims: np.ndarray  # int32 claim index of each posting
+    term_ids: dict[str, int]  # term -> local id
+    surfaces: dict[str, int]  # key surface -> local term id
+
+    @property
+    def suggestable(self) -> set[str]:
+        return set(self.part.suggestable)
+
+    def boosts(self) -> np.ndarray:
+        return _boosts(self.part.post_count)
+
+
+def analyse(claims: Sequence[tuple[int, Claim]], analyzer: Analyzer) -> Analysed:
+    """``claims`` (index, claim), in the given order, as ``index_build.analyse`` sees them."""
+    part = analyse_claims([claim for _, claim in claims], analyzer)
+    positions = np.asarray([i for i, _ in claims], dtype=np.int32)
+    return Analysed(
+        part,
+        np.repeat(positions, part.claim_postings),
+        {term: i for i, term in enumerate(part.terms)},
+        dict(zip(part.surface_words, part.surface_tids.tolist(), strict=True)),
+    )
+
+
+class _Positions:
+    """A virtual flat array over patched and base posting lists, for ``CandidateFinder.hits``.
+
+    ``indptr[t]`` is ``t << 32``; the slice ``[t << 32 : (t + 1) << 32]`` is
+    term ``t``'s whole list, and an element past its end reads as ``-1``
+    (never a claim index, so ``hits`` finds nothing there).
+    """
+
+    def __init__(self, lists: Callable[[int], Posting], column: int) -> None:
+        self._lists, self._column = lists, column
+
+    def __getitem__(self, key: int | slice) -> object:
+        if isinstance(key, slice):
+            return self._lists(int(key.start) >> _SHIFT)[self._column]
+        values = self._lists(int(key) >> _SHIFT)[self._column]
+        offset = int(key) & _LOW
+        return values[offset] if offset < len(values) else -1
+
+
+class _TermStarts:
+    """``indptr`` of the virtual layout: where term ``t``'s list starts."""
+
+    def __getitem__(self, term: int) -> int:
+        return int(term) << _SHIFT
+
+
+class _Vocabulary(Mapping[str, int]):
+    """Base terms (minus dead ones) and new terms, without copying the base dict."""
+
+    def __init__(self, base: Mapping[str, int], added: dict[str, int], dead: set[int]) -> None:
+        self._base, self._added, self._dead = base, added, dead
+
+    def __getitem__(self, term: str) -> int:
+        tid = self._added.get(term)
+        if tid is None:
+            tid = self._base[term]
+        if tid in self._dead:
+            raise KeyError(term)
+        return tid
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (t for t, tid in self._base.items() if tid not in self._dead)
+        yield from (t for t, tid in self._added.items() if tid not in self._dead)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Display:
+    """Display forms: the base's, except for terms whose first claim changed."""
+
+    def __init__(self, base: TermIndex, patched: dict[int, str]) -> None:
+        self._base, self._patched = base, patched
+
+    def __getitem__(self, tid: int) -> str:
+        found = self._patched.get(int(tid))
+        return found if found is not None else self._base.display[tid]
+
+
+class DeltaIndex(TermIndex):
+    """A ``TermIndex`` answering for a patched store; built by ``bot.core.index_patch``."""
+
+    base: TermIndex
+    numbering: Renumbering
+    patched: dict[int, Posting | Recipe]
+    merge: Callable[[int], Posting]  # a recipe's list, merged (cached: MERGED_CACHE terms)
+    delta_phrases: dict[int, list[str]]
+    added_surfaces: dict[str, int]
+    dead_surfaces: frozenset[str]
+    added_buckets: dict[int, list[str]]
+
+    @classmethod
+    def assemble(
+        cls,
+        base: TermIndex,
+        numbering: Renumbering,
+        patched: dict[int, Posting | Recipe],
+        parts: Mapping[str, object],
+    ) -> DeltaIndex:
+        """An instance over ``base`` from prepared parts (see bot.core.index_patch).
+
+        No dataclass ``__init__``: the base's typo buckets and letter counts
+        are reused as they are, not recomputed for 100,000s of surfaces.
+        """
+        index = object.__new__(cls)
+        fields: dict[str, object] = {
+            "size": len(numbering.old_of_new),
+            "base": base,
+            "numbering": numbering,
+            "patched": patched,
+            "phrases": base.phrases,
+            "phrase_indptr": base.phrase_indptr,
+            "buckets": base.buckets,
+            "letters": base.letters,
+            "indptr": _TermStarts(),
+            **parts,
+        }
+
+        def merge(tid: int) -> Posting:
+            recipe = patched[tid]
+            assert isinstance(recipe, Recipe)
+            return merged(base, numbering, recipe)
+
+        fields["merge"] = functools.lru_cache(maxsize=MERGED_CACHE)(merge)
+        for column, name in enumerate(("post_claim", "post_weight", "post_boost", "post_field")):
+            fields[name] = _Positions(index._list, column)
+        for name, value in fields.items():
+            object.__setattr__(index, name, value)
+        return index
+
+    # ---------------------------------------------------- what queries read
+    def _list(self, tid: int) -> Posting:
+        found = self.patched.get(tid)
+        if isinstance(found, Posting):
+            return found
+        if found is not None:
+            return self.merge(tid)
+        base = self.base
+        start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
+        claims = base.post_claim[start:end]
+        if not self.numbering.identity:
+            claims = self.numbering.new_of_old[claims]
+        fields = base.post_field[start:end]
+        return Posting((claims, base.post_weight[start:end], base.post_boost[start:end], fields))
+
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.numbering.identity and tid not in self.patched:
+            return self.base.postings(tid)  # the usual case: the base's own slices
+        claims, weights, boosts, _ = self._list(tid)
+        return claims, weights, boosts
+
+    def postings_count(self, tid: int) -> int:
+        found = self.patched.get(tid)
+        if isinstance(found, Recipe):
+            return found.length
+        if found is not None:
+            return len(found[0])
+        return self.base.postings_count(tid)
+
+    def phrases_of(self, claim: int) -> list[str]:
+        old = int(self.numbering.old_of_new[claim])
+        return self.base.phrases_of(old) if old >= 0 else self.delta_phrases[claim]
+
+    def typo_candidates(self, word: str, edits: int) -> list[str]:
+        found = self.base.typo_candidates(word, edits)
+        if self.dead_surfaces:
+            found = [w for w in found if w not in self.dead_surfaces]
+        added = self.added_buckets.get(len(word), [])
+        if added:
+            gap = np.abs(_letters(added) - _letters([word])[0]).sum(axis=1)
+            found += [added[i] for i in np.flatnonzero(gap <= 2 * edits).tolist()]
+        return found
+
+    def memory_bytes(self) -> int:
+        return self.base.memory_bytes() + self.delta_postings * 13 + int(self.idf.nbytes)
+
+    def state(self) -> dict[str, np.ndarray]:
+        raise TypeError("a patched index is not saved: the next full build saves its own")
+
+    @property
+    def delta_postings(self) -> int:
+        """Postings held privately (copies and recipes): what decides when a full build is due."""
+        return sum(
+            len(p.claims) + len(p.drop) if isinstance(p, Recipe) else len(p[0])
+            for p in self.patched.values()
+        )
+
+
+class _Surfaces(Mapping[str, int]):
+    """Key surfaces for typos: the base's minus dead ones, plus the delta's new ones."""
+
+    def __init__(
+        self, base: Mapping[str, int], added: dict[str, int], dead: frozenset[str]
+    ) -> None:
+        self._base, self._added, self._dead = base, added, dead
+
+    def __getitem__(self, surface: str) -> int:
+        if surface in self._added:
+            return self._added[surface]
+        if surface in self._dead:
+            raise KeyError(surface)
+        return self._base[surface]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (s for s in self._base if s not in self._dead and s not in self._added)
+        yield from self._added
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class DeltaVectors(ClaimVectors):
+    """Base claim vectors (mapped, shared) and the delta claims' own rows.
+
+    ``codes``/``scales`` are the delta's rows only; ``delta_row`` says which
+    row a delta claim has (``-1`` for a base claim, read from the base).
+    """
+
+    _parts: tuple[ClaimVectors, ClaimVectors, np.ndarray, Renumbering]
+
+    def __init__(
+        self, base: ClaimVectors, delta: ClaimVectors, delta_row: np.ndarray, numbering: Renumbering
+    ) -> None:
+        super().__init__(delta.codes, delta.scales)
+        object.__setattr__(self, "_parts", (base, delta, delta_row, numbering))
+
+    def cosine(self, query: np.ndarray, claims: np.ndarray) -> np.ndarray:
+        base, delta, delta_row, numbering = self._parts
+        claims = np.asarray(claims)
+        out = np.zeros(len(claims), dtype=np.float32)
+        if not len(claims):
+            return out
+        old = numbering.old_of_new[claims]
+        kept = old >= 0
+        if kept.any():
+            out[kept] = base.cosine(query, old[kept])
+        if not kept.all():
+            out[~kept] = delta.cosine(query, delta_row[claims[~kept]])
+        return out

@@ -1,0 +1,309 @@
+"""Building a ``DeltaIndex`` (bot.core.index_delta) for a few changed claims.
+
+The cost is the changed claims' analysis (old text and new) plus copying the
+posting lists of the terms they touch; the other terms, the typo buckets and
+the vocabulary dict stay the base's. See bot.core.index_delta for the layout
+and for how statistics are kept exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.core.index import (
+    TermIndex,
+    _typo_buckets,
+    joinable,
+    suggestion_display,
+)
+from bot.core.index_delta import (
+    Analysed,
+    DeltaIndex,
+    DeltaVectors,
+    Posting,
+    Recipe,
+    Renumbering,
+    _Display,
+    _Surfaces,
+    _Vocabulary,
+    analyse,
+    merged,
+)
+from bot.core.match_types import FIELD_WEIGHT, FieldKind
+from bot.core.schema import Claim
+from bot.core.semantic import ClaimVectors, Embedder
+from bot.core.store import ClaimStore
+from bot.core.text import Analyzer, fold, stem
+
+COPY_MAX = 2_048  # base postings above which a touched list is a recipe, not a copy
+VERIFY_LIMIT = 16  # live claims read to decide whether a removed surface or name is still used
+
+
+class NotPatchable(Exception):
+    """The base index cannot be patched for this change (a full build is needed)."""
+
+
+@dataclass
+class _Work:
+    """What one patch reads and fills, passed between its steps."""
+
+    base: TermIndex
+    store: ClaimStore  # the patched store (live claims, new numbering)
+    numbering: Renumbering
+    analyzer: Analyzer
+    gone: Analysed  # the tombstoned claims' old texts, at their base indices
+    fresh: Analysed  # the delta claims, at their new indices
+    added_terms: dict[str, int]
+    patched: dict[int, Posting | Recipe]
+    analysed: dict[int, Analysed]  # live base claims read for a check, by new index
+
+    def claim_terms(self, claim: int) -> Analysed:
+        found = self.analysed.get(claim)
+        if found is None:
+            found = analyse([(claim, self.store.claim_at(claim))], self.analyzer)
+            self.analysed[claim] = found
+        return found
+
+    def posting(self, tid: int) -> Posting:
+        """Touched term ``tid``'s patched list, merged if it is a recipe."""
+        found = self.patched[tid]
+        return merged(self.base, self.numbering, found) if isinstance(found, Recipe) else found
+
+    def count(self, tid: int) -> int:
+        found = self.patched[tid]
+        return found.length if isinstance(found, Recipe) else len(found[0])
+
+    def live_base_claims(self, tid: int, key_only: bool) -> np.ndarray:
+        """Claims of term ``tid`` that are unchanged base claims (optionally key fields only)."""
+        claims, _, _, fields = self.posting(tid)
+        keep = self.numbering.old_of_new[claims] >= 0
+        if key_only:
+            keep &= fields <= FieldKind.TOPIC
+        return claims[keep]
+
+
+def _global_terms(base: TermIndex, fresh: Analysed) -> tuple[np.ndarray, dict[str, int]]:
+    """Global term id of each of ``fresh``'s local terms; new terms numbered after the base's."""
+    vocab = len(base.idf)
+    added: dict[str, int] = {}
+    ids = []
+    for term in fresh.term_ids:  # insertion order: local id order
+        tid = base.term_ids.get(term)
+        if tid is None:
+            tid = added.setdefault(term, vocab + len(added))
+        ids.append(tid)
+    return np.asarray(ids, dtype=np.int64), added
+
+
+def _delta_postings(work: _Work, fresh_tid: np.ndarray) -> dict[int, Posting]:
+    """The delta claims' postings, grouped by global term id, sorted by claim."""
+    fresh = work.fresh
+    terms = fresh_tid[fresh.part.post_term]
+    claims, fields, boosts = fresh.claims, fresh.part.post_field, fresh.boosts()
+    order = np.lexsort((claims, terms))
+    terms, claims, fields, boosts = terms[order], claims[order], fields[order], boosts[order]
+    unique, starts = np.unique(terms, return_index=True)
+    ends = np.append(starts[1:], len(terms)).tolist()
+    return {
+        tid: Posting((claims[s:e], FIELD_WEIGHT[fields[s:e]], boosts[s:e], fields[s:e]))
+        for tid, s, e in zip(unique.tolist(), starts.tolist(), ends, strict=True)
+    }
+
+
+def _patch_lists(work: _Work, fresh_tid: np.ndarray, tombstones: np.ndarray) -> None:
+    """Every touched term's list: base minus tombstones (renumbered) merged with the delta.
+
+    Lists longer than ``COPY_MAX`` in the base are kept as recipes (see
+    bot.core.index_delta.Recipe): a copy per changed claim of a list holding
+    40% of the claims would cost every worker megabytes.
+    """
+    base = work.base
+    gone_tids = {base.term_ids[t] for t in work.gone.term_ids}
+    delta = _delta_postings(work, fresh_tid)
+    empty = Posting(
+        (
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int8),
+        )
+    )
+    for tid in gone_tids | delta.keys():
+        add = delta.get(tid, empty)
+        if tid >= len(base.idf):
+            work.patched[tid] = add
+            continue
+        start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
+        drop = np.zeros(0, dtype=np.int64)
+        if tid in gone_tids:
+            drop = np.flatnonzero(np.isin(base.post_claim[start:end], tombstones))
+        recipe = Recipe(start, end, drop, add[0], add[3], add[2])
+        long = end - start > COPY_MAX
+        work.patched[tid] = recipe if long else merged(base, work.numbering, recipe)
+
+
+def _idf(base: TermIndex, work: _Work, size: int) -> np.ndarray:
+    """BM25 idf from exact document counts, as ``bot.core.index._finish`` computes it."""
+    vocab = len(base.idf)
+    counts = np.zeros(vocab + len(work.added_terms), dtype=np.int64)
+    counts[:vocab] = np.diff(np.asarray(base.indptr))
+    for tid in work.patched:
+        counts[tid] = work.count(tid)
+    n = max(size, 1)
+    return np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
+
+
+def _display(work: _Work, fresh_tid: np.ndarray) -> dict[int, str]:
+    """Display forms of touched terms whose first claim (in claim order) changed.
+
+    A fresh build shows the first surface of a term's first claim; the base
+    did the same for its own first claim, which still stands unless it was
+    tombstoned or a delta claim now comes before it.
+    """
+    base, fresh, numbering = work.base, work.fresh, work.numbering
+    fresh_display = {int(fresh_tid[i]): surface for i, surface in enumerate(fresh.part.display)}
+    term_of = {base.term_ids[t]: t for t in work.gone.term_ids}
+    patch: dict[int, str] = {}
+    for tid in work.patched:
+        if not work.count(tid):
+            continue
+        first = int(work.posting(tid)[0][0])
+        old = int(numbering.old_of_new[first])
+        if old < 0:
+            patch[tid] = fresh_display[tid]
+        elif tid < len(base.idf) and int(base.post_claim[int(base.indptr[tid])]) != old:
+            again = work.claim_terms(first)
+            patch[tid] = again.part.display[again.term_ids[term_of[tid]]]
+    return patch
+
+
+def _has_surface(words: list[str], surface: str) -> bool:
+    """Whether canonical ``words`` of one key text yield ``surface`` (a word or a joined pair)."""
+    if surface in words:
+        return True
+    return any(a + b == surface and joinable(a, b) for a, b in itertools.pairwise(words))
+
+
+def _surface_used(work: _Work, surface: str, tid: int) -> bool:
+    """Whether a live base claim still has ``surface`` in a key field.
+
+    Titles, aliases and entities are read from the index's phrases and topics
+    from the store's columns (cheap, every claim of the term); a speaker's
+    name, role and organisation need the claim itself, so past those checks
+    at most ``VERIFY_LIMIT`` claims are read, and the surface is kept if
+    undecided (it can then offer a typo candidate a fresh build would not).
+    """
+    claims = work.live_base_claims(tid, key_only=True).tolist()
+    old_of_new = work.numbering.old_of_new
+    for claim in claims:
+        phrases = work.base.phrases_of(int(old_of_new[claim]))
+        if any(_has_surface(p.split(), surface) for p in phrases):
+            return True
+    words = work.analyzer.canonical_words
+    if any(_has_surface(words(t), surface) for c in claims for t in work.store.topics_at(c)):
+        return True
+    if len(claims) > VERIFY_LIMIT:
+        return True
+    return any(surface in work.claim_terms(int(c)).surfaces for c in claims)
+
+
+def _surfaces(work: _Work, fresh_tid: np.ndarray) -> tuple[dict[str, int], frozenset[str]]:
+    """Key surfaces the delta adds, and those only the tombstoned texts had."""
+    base, fresh = work.base, work.fresh
+    added = {
+        s: int(fresh_tid[local])
+        for s, local in fresh.surfaces.items()
+        if s not in base.surface_term
+    }
+    dead = frozenset(
+        s
+        for s in work.gone.surfaces
+        if s not in fresh.surfaces and not _surface_used(work, s, base.surface_term[s])
+    )
+    return added, dead
+
+
+def _name_used(work: _Work, name: str) -> bool:
+    """Whether a live base claim still names ``name`` as topic, entity or speaker."""
+    if any(topic == name for topic, _ in work.store.topic_counts()):
+        return True
+    tids = [work.base.term_ids.get(stem(w)) for w in work.analyzer.canonical_words(name)]
+    known = [t for t in tids if t is not None and t in work.patched]
+    if not known:
+        return True  # not decidable from the touched terms: keep it
+    rarest = min(known, key=work.count)
+    claims = work.live_base_claims(rarest, key_only=True)
+    if len(claims) > VERIFY_LIMIT:
+        return True
+    for claim in claims.tolist():
+        c = work.store.claim_at(int(claim))
+        if name in c.entities or (c.speaker is not None and c.speaker.name == name):
+            return True
+    return False
+
+
+def _suggest(work: _Work) -> dict[str, str]:
+    """Suggestion names: the delta's added (the smallest spelling wins, as in a full
+    build), the tombstoned texts' removed unless a live claim still names them."""
+    display = dict(work.base.suggest_display)
+    for name in work.gone.suggestable - work.fresh.suggestable:
+        key = fold(name).strip()
+        if display.get(key) == name and not _name_used(work, name):
+            del display[key]
+    for key, name in suggestion_display(work.fresh.suggestable).items():
+        display[key] = min(display.get(key, name), name)
+    return display
+
+
+def patch_index(
+    base: tuple[TermIndex, ClaimVectors],
+    store: ClaimStore,
+    numbering: Renumbering,
+    changes: tuple[Sequence[tuple[int, Claim]], Sequence[tuple[int, Claim]]],
+    analyzer: Analyzer,
+    embedder: Embedder,
+) -> tuple[DeltaIndex, DeltaVectors]:
+    """The index and vectors of ``store``: ``base`` with ``changes`` applied.
+
+    ``changes``: the tombstoned claims' old texts at their base indices, and
+    the delta claims' new texts at their indices in ``store``. NotPatchable
+    when the old texts do not analyse into the base's terms (another analyzer).
+    """
+    base_index, base_vectors = base
+    old, new = changes
+    gone, fresh = analyse(old, analyzer), analyse(sorted(new, key=lambda c: c[0]), analyzer)
+    if any(term not in base_index.term_ids for term in gone.term_ids):
+        raise NotPatchable("the base index was built from other texts or synonyms")
+    fresh_tid, added_terms = _global_terms(base_index, fresh)
+    work = _Work(base_index, store, numbering, analyzer, gone, fresh, added_terms, {}, {})
+    tombstones = np.array(sorted(i for i, _ in old), dtype=np.int64)
+    _patch_lists(work, fresh_tid, tombstones)
+    dead = {tid for tid in work.patched if not work.count(tid)}
+    added_surfaces, dead_surfaces = _surfaces(work, fresh_tid)
+    suggest = _suggest(work)
+    phrases = np.cumsum([0, *fresh.part.phrase_counts.tolist()]).tolist()
+    order = sorted(i for i, _ in new)
+    parts: dict[str, object] = {
+        "term_ids": _Vocabulary(base_index.term_ids, added_terms, dead),
+        "display": _Display(base_index, _display(work, fresh_tid)),
+        "idf": _idf(base_index, work, len(store)),
+        "surface_term": _Surfaces(base_index.surface_term, added_surfaces, dead_surfaces),
+        "added_surfaces": added_surfaces,
+        "dead_surfaces": dead_surfaces,
+        "added_buckets": _typo_buckets(added_surfaces),
+        "suggest_display": suggest,
+        "suggest_keys": sorted(suggest),
+        "delta_phrases": {
+            claim: fresh.part.phrases[phrases[row] : phrases[row + 1]]
+            for row, claim in enumerate(order)
+        },
+    }
+    index = DeltaIndex.assemble(base_index, numbering, work.patched, parts)
+    delta_row = np.full(len(store), -1, dtype=np.int64)
+    delta_row[order] = np.arange(len(order))
+    rows = ClaimVectors.quantise(embedder.embed_many(fresh.part.meanings))
+    return index, DeltaVectors(base_vectors, rows, delta_row, numbering)
