@@ -5,7 +5,8 @@ For each N (a generated store, see make_store.py), each step in a fresh process:
 * **cold**: ``load_catalog`` (validate + index) with an empty parse cache;
 * **warm**: the same with the cache the cold step left (a restart);
 * **reload one file**: a loaded ``CatalogHolder``, one claim file overwritten
-  in place, then ``reload_if_changed()`` timed until the new text is served;
+  in place, then ``reload_if_changed()`` timed (wall and CPU) until the new
+  text is served, and whether it patched the catalog or loaded it whole;
 * **server**: ``ai-race serve --workers 2`` (gunicorn, preload) on the warm
   cache (``server-cold``, not run by default: on an empty one), against the
   mock Slack Web API: time from spawn to the first signed
@@ -70,10 +71,12 @@ if sys.argv[2] == "reload":
     with path.open("r+") as handle:
         handle.write(text[:start] + "title: " + marker + text[end:])
         handle.truncate()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     problems = holder.reload_if_changed()
     out["reload_s"] = time.perf_counter() - t1
+    out["reload_cpu_s"] = time.process_time() - c1
     out["reload_ok"] = not problems and holder.current.store.get(path.stem).title == marker
+    out["reload_kind"] = type(holder.current.matcher.index).__name__  # DeltaIndex: patched
     path.write_text(text)
 print(json.dumps(out))
 """

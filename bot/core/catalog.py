@@ -93,28 +93,34 @@ class CatalogHolder:
         ran is seen as changed at the next poll. A reload that raised (rather
         than reporting problems) leaves no stamp, so the next poll retries it.
         """
-        stamp = self._stamp()
-        if stamp == self._fingerprint:
+        stamp, previous = self._stamp(), self._fingerprint
+        changed = previous[0].changed_names(stamp[0]) if previous is not None else None
+        if previous is not None and not changed and stamp[1] == previous[1]:
             return []
-        previous, self._fingerprint = self._fingerprint, None
-        if previous is not None:
-            changed = sorted(previous[0].changed_names(stamp[0]))
+        self._fingerprint = None
+        if changed:
+            names = sorted(changed)
             log.info(
                 "claim files changed: %s%s",
-                ", ".join(changed[:5]),
-                f" and {len(changed) - 5} more" if len(changed) > 5 else "",
+                ", ".join(names[:5]),
+                f" and {len(names) - 5} more" if len(names) > 5 else "",
             )
-        problems = [] if self._patch(stamp) else self.reload(stamp)
+        since_base = changed if previous is not None and previous is self._base[1] else None
+        problems = [] if self._patch(stamp, since_base) else self.reload(stamp)
         self._fingerprint = stamp
         return problems
 
-    def _patch(self, stamp: _Stamp) -> bool:
-        """Serve the base catalog patched for the files changed since; False: load whole."""
+    def _patch(self, stamp: _Stamp, changed: set[str] | None) -> bool:
+        """Serve the base catalog patched for the files changed since; False: load whole.
+
+        ``changed``: the names changed since the base's stamp, when known.
+        """
         with self._lock:
             base, (files, config) = self._base
             if stamp[1] != config:
                 return False
-            changed = files.changed_names(stamp[0])
+            if changed is None:
+                changed = files.changed_names(stamp[0])
             patched = patch_catalog((base.store, base.matcher), changed, stamp[0].files)
             if patched is None:
                 return False

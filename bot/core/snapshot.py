@@ -44,7 +44,13 @@ class DirSnapshot:
                         continue
                     try:
                         if entry.is_file():
-                            files[entry.name] = file_stamp(entry.stat())
+                            st = entry.stat()  # inlined file_stamp: 100,000 calls a poll
+                            files[entry.name] = (
+                                st.st_ino,
+                                st.st_size,
+                                st.st_mtime_ns,
+                                st.st_ctime_ns,
+                            )
                     except OSError:  # removed between listing and stat
                         continue
         except OSError:
@@ -52,6 +58,9 @@ class DirSnapshot:
         return cls(files)
 
     def changed_names(self, other: DirSnapshot) -> set[str]:
-        """Names added, removed or modified between ``self`` and ``other``."""
-        names = self.files.keys() | other.files.keys()
-        return {n for n in names if self.files.get(n) != other.files.get(n)}
+        """Names added, removed or modified between ``self`` and ``other``.
+
+        One symmetric difference of the two item views, in C: at 100,000 files
+        a per-name comparison in Python cost ~0.25 s of a one-file reload.
+        """
+        return {name for name, _ in self.files.items() ^ other.files.items()}

@@ -154,6 +154,13 @@ def _csr(
     return out_ptr, out
 
 
+def _others(size: int, taken: np.ndarray) -> np.ndarray:
+    """``0 .. size - 1`` without ``taken``, in order (no sort: O(size))."""
+    keep = np.ones(size, dtype=bool)
+    keep[taken] = False
+    return np.flatnonzero(keep)
+
+
 def _renumber(
     base: ClaimStore, delta: Delta
 ) -> tuple[tuple[str, ...], dict[str, int], Renumbering, np.ndarray]:
@@ -170,8 +177,7 @@ def _renumber(
         ids = tuple(sorted((set(base.ids) - gone) | delta.claims.keys()))
         position = {claim_id: i for i, claim_id in enumerate(ids)}
     delta_at = np.array([position[c] for c in sorted(delta.claims)], dtype=np.int64)
-    kept_old = np.setdiff1d(np.arange(len(base)), gone_old)
-    kept_new = np.setdiff1d(np.arange(len(ids)), delta_at)
+    kept_old, kept_new = _others(len(base), gone_old), _others(len(ids), delta_at)
     old_of_new = np.full(len(ids), -1, dtype=np.int64)
     new_of_old = np.full(len(base), -1, dtype=np.int64)
     old_of_new[kept_new] = kept_old
