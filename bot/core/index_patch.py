@@ -43,6 +43,14 @@ COPY_MAX = 2_048  # base postings above which a touched list is a recipe, not a 
 VERIFY_LIMIT = 16  # live claims read to decide whether a removed surface or name is still used
 
 
+_EMPTY = (
+    np.zeros(0, np.int64),
+    np.zeros(0, np.int32),
+    np.zeros(0, np.int8),
+    np.zeros(0, np.float32),
+)
+
+
 class NotPatchable(Exception):
     """The base index cannot be patched for this change (a full build is needed)."""
 
@@ -69,12 +77,17 @@ class _Work:
         return found
 
     def posting(self, tid: int) -> Posting:
-        """Touched term ``tid``'s patched list, merged if it is a recipe."""
-        found = self.patched[tid]
+        """Term ``tid``'s list in the patched store (merged if it is a recipe)."""
+        found = self.patched.get(tid)
+        if found is None:
+            start, end = int(self.base.indptr[tid]), int(self.base.indptr[tid + 1])
+            found = Recipe(start, end, *_EMPTY)
         return merged(self.base, self.numbering, found) if isinstance(found, Recipe) else found
 
     def count(self, tid: int) -> int:
-        found = self.patched[tid]
+        found = self.patched.get(tid)
+        if found is None:
+            return self.base.postings_count(tid)
         return found.length if isinstance(found, Recipe) else len(found[0])
 
     def live_base_claims(self, tid: int, key_only: bool) -> np.ndarray:
@@ -99,49 +112,61 @@ def _global_terms(base: TermIndex, fresh: Analysed) -> tuple[np.ndarray, dict[st
     return np.asarray(ids, dtype=np.int64), added
 
 
-def _delta_postings(work: _Work, fresh_tid: np.ndarray) -> dict[int, Posting]:
-    """The delta claims' postings, grouped by global term id, sorted by claim."""
-    fresh = work.fresh
-    terms = fresh_tid[fresh.part.post_term]
-    claims, fields, boosts = fresh.claims, fresh.part.post_field, fresh.boosts()
-    order = np.lexsort((claims, terms))
-    terms, claims, fields, boosts = terms[order], claims[order], fields[order], boosts[order]
-    unique, starts = np.unique(terms, return_index=True)
-    ends = np.append(starts[1:], len(terms)).tolist()
+def _postings(analysed: Analysed, tids: np.ndarray, claims: np.ndarray) -> dict[tuple, tuple]:
+    """(term id, claim) -> (field, tf bonus) for every posting of ``analysed``."""
+    terms = tids[analysed.part.post_term].tolist()
+    fields, boosts = analysed.part.post_field.tolist(), analysed.boosts().tolist()
     return {
-        tid: Posting((claims[s:e], FIELD_WEIGHT[fields[s:e]], boosts[s:e], fields[s:e]))
-        for tid, s, e in zip(unique.tolist(), starts.tolist(), ends, strict=True)
+        (t, c): (f, b) for t, c, f, b in zip(terms, claims.tolist(), fields, boosts, strict=True)
     }
 
 
-def _patch_lists(work: _Work, fresh_tid: np.ndarray, tombstones: np.ndarray) -> None:
-    """Every touched term's list: base minus tombstones (renumbered) merged with the delta.
+def _changes(work: _Work, fresh_tid: np.ndarray) -> tuple[dict[int, list[int]], dict[int, list]]:
+    """Per term: base claims to drop (old indices) and delta postings to insert.
+
+    A changed claim whose posting of a term is the same before and after
+    (field and count) is left in the base list: an edited title does not
+    touch the terms of the summary, the notes or the sources.
+    """
+    base, gone = work.base, work.gone
+    gone_tid = np.asarray([base.term_ids[t] for t in gone.part.terms], dtype=np.int64)
+    before = _postings(gone, gone_tid, gone.claims)
+    after = _postings(work.fresh, fresh_tid, work.fresh.claims)
+    moved = work.numbering.moved
+    old_of = {int(moved[old]): old for old in set(gone.claims.tolist()) if moved[old] >= 0}
+    drops: dict[int, list[int]] = {}
+    for (tid, old), value in before.items():
+        if after.get((tid, int(moved[old]))) != value:
+            drops.setdefault(tid, []).append(old)
+    adds: dict[int, list] = {}
+    for (tid, claim), value in after.items():
+        old = old_of.get(claim)
+        if old is None or before.get((tid, old)) != value:
+            adds.setdefault(tid, []).append((claim, *value))
+    return drops, adds
+
+
+def _patch_lists(work: _Work, fresh_tid: np.ndarray) -> None:
+    """Every touched term's list: base minus dropped claims (renumbered) plus the delta's.
 
     Lists longer than ``COPY_MAX`` in the base are kept as recipes (see
     bot.core.index_delta.Recipe): a copy per changed claim of a list holding
     40% of the claims would cost every worker megabytes.
     """
     base = work.base
-    gone_tids = {base.term_ids[t] for t in work.gone.term_ids}
-    delta = _delta_postings(work, fresh_tid)
-    empty = Posting(
-        (
-            np.zeros(0, np.int32),
-            np.zeros(0, np.float32),
-            np.zeros(0, np.float32),
-            np.zeros(0, np.int8),
-        )
-    )
-    for tid in gone_tids | delta.keys():
-        add = delta.get(tid, empty)
+    drops, adds = _changes(work, fresh_tid)
+    for tid in drops.keys() | adds.keys():
+        add = sorted(adds.get(tid, []))
+        claims = np.asarray([a[0] for a in add], dtype=np.int32)
+        fields = np.asarray([a[1] for a in add], dtype=np.int8)
+        boosts = np.asarray([a[2] for a in add], dtype=np.float32)
         if tid >= len(base.idf):
-            work.patched[tid] = add
+            work.patched[tid] = Posting((claims, FIELD_WEIGHT[fields], boosts, fields))
             continue
         start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
-        drop = np.zeros(0, dtype=np.int64)
-        if tid in gone_tids:
-            drop = np.flatnonzero(np.isin(base.post_claim[start:end], tombstones))
-        recipe = Recipe(start, end, drop, add[0], add[3], add[2])
+        gone = np.asarray(sorted(drops.get(tid, [])), dtype=np.int32)
+        drop = np.searchsorted(base.post_claim[start:end], gone)
+        recipe = Recipe(start, end, drop, claims, fields, boosts)
         long = end - start > COPY_MAX
         work.patched[tid] = recipe if long else merged(base, work.numbering, recipe)
 
@@ -158,27 +183,42 @@ def _idf(base: TermIndex, work: _Work, size: int) -> np.ndarray:
 
 
 def _display(work: _Work, fresh_tid: np.ndarray) -> dict[int, str]:
-    """Display forms of touched terms whose first claim (in claim order) changed.
+    """Display forms of the changed claims' terms whose first claim (in claim order) changed.
 
     A fresh build shows the first surface of a term's first claim; the base
     did the same for its own first claim, which still stands unless it was
-    tombstoned or a delta claim now comes before it.
+    dropped, or changed, or a delta claim now comes before it.
     """
     base, fresh, numbering = work.base, work.fresh, work.numbering
     fresh_display = {int(fresh_tid[i]): surface for i, surface in enumerate(fresh.part.display)}
-    term_of = {base.term_ids[t]: t for t in work.gone.term_ids}
+    term_of = {base.term_ids[t]: t for t in work.gone.part.terms}
     patch: dict[int, str] = {}
-    for tid in work.patched:
+    for tid in term_of.keys() | fresh_display.keys():
         if not work.count(tid):
             continue
-        first = int(work.posting(tid)[0][0])
+        first = _first_claim(work, tid)
         old = int(numbering.old_of_new[first])
         if old < 0:
             patch[tid] = fresh_display[tid]
-        elif tid < len(base.idf) and int(base.post_claim[int(base.indptr[tid])]) != old:
+        elif int(base.post_claim[int(base.indptr[tid])]) != old:
             again = work.claim_terms(first)
             patch[tid] = again.part.display[again.term_ids[term_of[tid]]]
     return patch
+
+
+def _first_claim(work: _Work, tid: int) -> int:
+    """The lowest claim index holding ``tid`` in the patched store."""
+    found = work.patched.get(tid)
+    if isinstance(found, Posting):
+        return int(found[0][0])
+    base, moved = work.base, work.numbering.moved
+    start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
+    skip = set(found.drop.tolist()) if found is not None else set()
+    kept = next((i for i in range(start, end) if i - start not in skip), None)
+    first = int(moved[int(base.post_claim[kept])]) if kept is not None else len(moved) + 1
+    if found is not None and len(found.claims):
+        first = min(first, int(found.claims[0]))
+    return first
 
 
 def _has_surface(words: list[str], surface: str) -> bool:
@@ -232,7 +272,7 @@ def _name_used(work: _Work, name: str) -> bool:
     if any(topic == name for topic, _ in work.store.topic_counts()):
         return True
     tids = [work.base.term_ids.get(stem(w)) for w in work.analyzer.canonical_words(name)]
-    known = [t for t in tids if t is not None and t in work.patched]
+    known = [t for t in tids if t is not None and work.count(t)]
     if not known:
         return True  # not decidable from the touched terms: keep it
     rarest = min(known, key=work.count)
@@ -280,8 +320,7 @@ def patch_index(
         raise NotPatchable("the base index was built from other texts or synonyms")
     fresh_tid, added_terms = _global_terms(base_index, fresh)
     work = _Work(base_index, store, numbering, analyzer, gone, fresh, added_terms, {}, {})
-    tombstones = np.array(sorted(i for i, _ in old), dtype=np.int64)
-    _patch_lists(work, fresh_tid, tombstones)
+    _patch_lists(work, fresh_tid)
     dead = {tid for tid in work.patched if not work.count(tid)}
     added_surfaces, dead_surfaces = _surfaces(work, fresh_tid)
     suggest = _suggest(work)

@@ -182,8 +182,12 @@ def _renumber(
     new_of_old = np.full(len(base), -1, dtype=np.int64)
     old_of_new[kept_new] = kept_old
     new_of_old[kept_old] = kept_new
+    moved = new_of_old.astype(np.int32)
+    for claim_id in delta.claims:
+        if (old := base.index_of(claim_id)) is not None:
+            moved[old] = position[claim_id]
     identity = ids is base.ids
-    return ids, position, Renumbering(old_of_new, new_of_old, identity), delta_at
+    return ids, position, Renumbering(old_of_new, new_of_old, moved, identity), delta_at
 
 
 def patch_store(
@@ -210,7 +214,7 @@ def patch_store(
     columns["_topic_ptr"], columns["_topic_ids"] = _csr(
         base._topic_ptr, base._topic_ids, kept, topics, delta_at, len(ids)
     )
-    columns |= _links(base, delta, position, kept, delta_at)
+    columns |= _links(base, delta, (position, numbering.moved), kept, delta_at)
     store = ClaimStore(
         directory=base.directory,
         ids=ids,
@@ -226,17 +230,13 @@ def patch_store(
 def _links(
     base: ClaimStore,
     delta: Delta,
-    position: dict[str, int],
+    where: tuple[dict[str, int], np.ndarray],
     kept: tuple[np.ndarray, np.ndarray],
     delta_at: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The link columns, targets renumbered (a changed claim is still there, maybe elsewhere)."""
+    position, moved = where
     facts = [delta.claims[c][0] for c in sorted(delta.claims)]
-    moved = np.full(len(base), -1, dtype=np.int32)
-    moved[kept[0]] = kept[1]
-    for claim_id in delta.claims:
-        if (old := base.index_of(claim_id)) is not None:
-            moved[old] = position[claim_id]
     size = len(position)
     targets = [[position[target] for target, _ in f.links] for f in facts]
     ptr, target = _csr(base._link_ptr, moved[base._link_target], kept, targets, delta_at, size)
