@@ -26,8 +26,9 @@ would not). Typo candidates that tie exactly may come in another order than a
 fresh build's until the next full build.
 
 ``bot.core.candidates`` reads ``indptr``/``post_claim``/``post_weight``/
-``post_field`` directly when it explains a hit; those are virtual here: term
-``t``'s postings sit at positions ``t << 32`` onwards (see ``_Positions``).
+``post_field`` directly when it explains a hit; here ``indptr`` is the
+patched lists' prefix sums and the others are views that find the term of a
+position and read its list (see ``_Positions``): no list is copied into them.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ from bot.core.semantic import ClaimVectors
 from bot.core.text import Analyzer
 
 MERGED_CACHE = 16  # merged common-term lists kept per patched index (<= 0.6 MB each at 100k)
-_SHIFT = 32
-_LOW = (1 << _SHIFT) - 1
 
 
 @dataclass(frozen=True)
@@ -146,29 +145,25 @@ def analyse(claims: Sequence[tuple[int, Claim]], analyzer: Analyzer) -> Analysed
 
 
 class _Positions:
-    """A virtual flat array over patched and base posting lists, for ``CandidateFinder.hits``.
+    """A flat array over patched and base posting lists, for ``CandidateFinder.hits_of``.
 
-    ``indptr[t]`` is ``t << 32``; the slice ``[t << 32 : (t + 1) << 32]`` is
-    term ``t``'s whole list, and an element past its end reads as ``-1``
-    (never a claim index, so ``hits`` finds nothing there).
+    Positions follow ``indptr``, the patched lists' own prefix sums (one
+    int64 per term): the slice ``[indptr[t] : indptr[t + 1]]`` is term ``t``'s
+    whole list, without copying any list into one array.
     """
 
-    def __init__(self, lists: Callable[[int], Posting], column: int) -> None:
-        self._lists, self._column = lists, column
+    def __init__(self, lists: Callable[[int], Posting], column: int, indptr: np.ndarray) -> None:
+        self._lists, self._column, self._indptr = lists, column, indptr
+
+    def _term(self, position: int) -> int:
+        return int(np.searchsorted(self._indptr, position, side="right")) - 1
 
     def __getitem__(self, key: int | slice) -> object:
         if isinstance(key, slice):
-            return self._lists(int(key.start) >> _SHIFT)[self._column]
-        values = self._lists(int(key) >> _SHIFT)[self._column]
-        offset = int(key) & _LOW
-        return values[offset] if offset < len(values) else -1
-
-
-class _TermStarts:
-    """``indptr`` of the virtual layout: where term ``t``'s list starts."""
-
-    def __getitem__(self, term: int) -> int:
-        return int(term) << _SHIFT
+            start, stop = int(key.start), int(key.stop)
+            return self._lists(self._term(start))[self._column][: max(stop - start, 0)]
+        tid = self._term(int(key))
+        return self._lists(tid)[self._column][int(key) - int(self._indptr[tid])]
 
 
 class _Vocabulary(Mapping[str, int]):
@@ -239,7 +234,6 @@ class DeltaIndex(TermIndex):
             "phrase_indptr": base.phrase_indptr,
             "buckets": base.buckets,
             "letters": base.letters,
-            "indptr": _TermStarts(),
             **parts,
         }
 
@@ -250,7 +244,7 @@ class DeltaIndex(TermIndex):
 
         fields["merge"] = functools.lru_cache(maxsize=MERGED_CACHE)(merge)
         for column, name in enumerate(("post_claim", "post_weight", "post_boost", "post_field")):
-            fields[name] = _Positions(index._list, column)
+            fields[name] = _Positions(index._list, column, fields["indptr"])  # type: ignore[arg-type]
         for name, value in fields.items():
             object.__setattr__(index, name, value)
         return index

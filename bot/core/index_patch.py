@@ -171,13 +171,18 @@ def _patch_lists(work: _Work, fresh_tid: np.ndarray) -> None:
         work.patched[tid] = recipe if long else merged(base, work.numbering, recipe)
 
 
-def _idf(base: TermIndex, work: _Work, size: int) -> np.ndarray:
-    """BM25 idf from exact document counts, as ``bot.core.index._finish`` computes it."""
+def _counts(base: TermIndex, work: _Work) -> np.ndarray:
+    """Every term's document count in the patched store."""
     vocab = len(base.idf)
     counts = np.zeros(vocab + len(work.added_terms), dtype=np.int64)
     counts[:vocab] = np.diff(np.asarray(base.indptr))
     for tid in work.patched:
         counts[tid] = work.count(tid)
+    return counts
+
+
+def _idf(counts: np.ndarray, size: int) -> np.ndarray:
+    """BM25 idf from exact document counts, as ``bot.core.index_build`` computes it."""
     n = max(size, 1)
     return np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
 
@@ -326,10 +331,12 @@ def patch_index(
     suggest = _suggest(work)
     phrases = np.cumsum([0, *fresh.part.phrase_counts.tolist()]).tolist()
     order = sorted(i for i, _ in new)
+    counts = _counts(base_index, work)
     parts: dict[str, object] = {
         "term_ids": _Vocabulary(base_index.term_ids, added_terms, dead),
         "display": _Display(base_index, _display(work, fresh_tid)),
-        "idf": _idf(base_index, work, len(store)),
+        "idf": _idf(counts, len(store)),
+        "indptr": np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
         "surface_term": _Surfaces(base_index.surface_term, added_surfaces, dead_surfaces),
         "added_surfaces": added_surfaces,
         "dead_surfaces": dead_surfaces,
