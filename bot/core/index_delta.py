@@ -109,6 +109,11 @@ def merged(base: TermIndex, numbering: Renumbering, recipe: Recipe) -> Posting:
     return Posting((claims.astype(np.int32, copy=False), FIELD_WEIGHT[fields], boosts, fields))
 
 
+_NONE = Posting(
+    (np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int8))
+)
+
+
 def _boosts(counts: np.ndarray) -> np.ndarray:
     """The tf bonus of ``bot.core.index_build._finish``: same expression, same float32 values."""
     extra = np.minimum(counts.astype(np.uint32), MAX_OCCURRENCES).astype(np.float32) - 1
@@ -144,26 +149,48 @@ def analyse(claims: Sequence[tuple[int, Claim]], analyzer: Analyzer) -> Analysed
     )
 
 
-class _Positions:
-    """A flat array over patched and base posting lists, for ``CandidateFinder.hits_of``.
+class _Layout:
+    """Where each term's patched list sits in one flat numbering (``indptr``: prefix sums).
 
-    Positions follow ``indptr``, the patched lists' own prefix sums (one
-    int64 per term): the slice ``[indptr[t] : indptr[t + 1]]`` is term ``t``'s
-    whole list, without copying any list into one array.
+    ``CandidateFinder.hits_of`` slices a term's range and then reads single
+    positions inside it; the last term found is remembered (one tuple,
+    replaced whole, so threads never see half of it), so those reads cost a
+    comparison rather than a binary search and a list lookup each.
     """
 
-    def __init__(self, lists: Callable[[int], Posting], column: int, indptr: np.ndarray) -> None:
-        self._lists, self._column, self._indptr = lists, column, indptr
+    def __init__(self, lists: Callable[[int], Posting], indptr: np.ndarray) -> None:
+        self._lists, self._indptr = lists, indptr
+        self._last: tuple[int, int, Posting] = (0, 0, _NONE)  # an empty range: no match
 
-    def _term(self, position: int) -> int:
-        return int(np.searchsorted(self._indptr, position, side="right")) - 1
+    def locate(self, position: int) -> tuple[Posting, int]:
+        start, end, posting = self._last
+        if not start <= position < end:
+            tid = int(np.searchsorted(self._indptr, position, side="right")) - 1
+            start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            posting = self._lists(tid)
+            self._last = (start, end, posting)
+        return posting, position - start
+
+
+class _Positions:
+    """One column of the flat numbering (``post_claim``, ``post_weight``, ...).
+
+    The slice ``[indptr[t] : indptr[t + 1]]`` is term ``t``'s whole list; no
+    list is ever copied into one array.
+    """
+
+    def __init__(self, layout: _Layout, column: int) -> None:
+        self._layout, self._column = layout, column
 
     def __getitem__(self, key: int | slice) -> object:
         if isinstance(key, slice):
             start, stop = int(key.start), int(key.stop)
-            return self._lists(self._term(start))[self._column][: max(stop - start, 0)]
-        tid = self._term(int(key))
-        return self._lists(tid)[self._column][int(key) - int(self._indptr[tid])]
+            if stop <= start:  # an empty list (a dead term) is nowhere to locate
+                return _NONE[self._column]
+            posting, offset = self._layout.locate(start)
+            return posting[self._column][offset : offset + stop - start]
+        posting, offset = self._layout.locate(int(key))
+        return posting[self._column][offset]
 
 
 class _Vocabulary(Mapping[str, int]):
@@ -243,8 +270,9 @@ class DeltaIndex(TermIndex):
             return merged(base, numbering, recipe)
 
         fields["merge"] = functools.lru_cache(maxsize=MERGED_CACHE)(merge)
+        layout = _Layout(index._list, fields["indptr"])  # type: ignore[arg-type]
         for column, name in enumerate(("post_claim", "post_weight", "post_boost", "post_field")):
-            fields[name] = _Positions(index._list, column, fields["indptr"])  # type: ignore[arg-type]
+            fields[name] = _Positions(layout, column)
         for name, value in fields.items():
             object.__setattr__(index, name, value)
         return index
