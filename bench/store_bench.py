@@ -8,7 +8,10 @@ For each N (a generated store, see make_store.py), each step in a fresh process:
   in place, then ``reload_if_changed()`` timed (wall and CPU) until the new
   text is served, and whether it patched the catalog or loaded it whole;
 * **server**: ``ai-race serve --workers 2`` (gunicorn, preload) on the warm
-  cache (``server-cold``, not run by default: on an empty one), against the
+  cache (``server-cold``, not run by default: on an empty one; ``server-reload``,
+  not by default either: then one claim file changed in place and PSS measured
+  again once every worker and answer process reloaded it and 200 more queries
+  were answered; it edits the store, so give it a private copy), against the
   mock Slack Web API: time from spawn to the first signed
   ``/ai-race`` answer delivered to its ``response_url``, then RSS of each process
   and the total PSS (``/proc/PID/smaps_rollup``: shared pages divided among the
@@ -25,13 +28,17 @@ processes: their CPU is ``parse_workers_cpu_s``, not part of ``load_cpu_s``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +56,7 @@ QUERIES = ["deepseek open source", "nvidia chips export", "hasabis", "sora audio
 _STEP = """
 import json, os, resource, sys, time
 from pathlib import Path
+from typing import IO
 t0, c0 = time.perf_counter(), time.process_time()
 from bot.core.catalog import CatalogHolder, load_catalog
 catalog = load_catalog(Path(sys.argv[1]))
@@ -118,7 +126,65 @@ def _signed(body: str) -> dict[str, str]:
     return signed_headers(body, SIGNING_SECRET, content_type=FORM)
 
 
-def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
+def _edit_title(path: Path, title: str) -> str:
+    """Overwrite ``path``'s title in place; return the old text (to put back)."""
+    text = path.read_text()
+    start = text.index("title:")
+    end = text.index("\n", start)
+    with path.open("r+") as handle:
+        handle.write(text[:start] + "title: " + title + text[end:])
+        handle.truncate()
+    return text
+
+
+def _wait_for_reloads(lines: list[str], watchers: int, process: subprocess.Popen) -> float:
+    """Seconds until ``watchers`` processes logged a patched (or reloaded) store."""
+    started = time.monotonic()
+    while time.monotonic() - started < 300:
+        done = sum(
+            "claim store patched" in line or "claim store reloaded" in line for line in lines
+        )
+        if done >= watchers:
+            return time.monotonic() - started
+        if process.poll() is not None:
+            raise RuntimeError("ai-race serve exited")
+        time.sleep(0.5)  # the watchers poll every 30 s: nothing to wait on but the log
+    raise RuntimeError(f"the store was not reloaded within 300 s: {lines[-5:]}")
+
+
+def _drain(stream: IO[str], lines: list[str]) -> None:
+    """Keep the server's log lines (and echo them, as an unpiped server would)."""
+    for line in stream:
+        lines.append(line)
+        sys.stderr.write(line)
+
+
+def _ask(url: str, mock: MockSlack, queries: int, tag: str) -> None:
+    for i in range(queries):
+        text = QUERIES[i % len(QUERIES)]
+        body = slash_command_body(text, response_url=mock.response_url(f"{tag}{i}"))
+        post(url, body, _signed(body), timeout=10)
+
+
+def _reload_in_server(
+    path: Path, lines: list[str], workers: int, process: subprocess.Popen, ask: Callable[[], None]
+) -> dict:
+    """Change ``path``, wait for every watcher to reload it, ask again; PSS before it."""
+    before = sum(_memory(pid)[1] for pid in [process.pid, *_descendants(process.pid)])
+    old_text = _edit_title(path, "Open source chip export models from China")
+    try:
+        # Each worker and each worker's answer process runs a claim watcher.
+        wait = _wait_for_reloads(lines, 2 * workers, process)
+    finally:
+        path.write_text(old_text)
+    ask()
+    return {"reload_wait_s": wait, "pss_before_reload_mb": before}
+
+
+def _server(
+    directory: Path, cache: Path, workers: int, queries: int, reload_path: Path | None = None
+) -> dict:
+    """See the module docstring; ``reload_path``: change that file once serving (server-reload)."""
     with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = {
@@ -131,11 +197,17 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
             "DATABASE_URL": f"sqlite:///{tmp}/state.sqlite3",
             "PORT": str(port),
         }
-        command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        verbose = ["-v"] if reload_path else []  # the watchers' log says when they reloaded
+        command = [sys.executable, "-m", "bot", *verbose, "serve", "--host", "127.0.0.1"]
         command += ["--workers", str(workers)]
         url = f"http://127.0.0.1:{port}/slack/events"
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=ROOT)
+        piped = subprocess.PIPE if reload_path else None
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=piped, text=True)
+        lines: list[str] = []
+        if process.stderr is not None:
+            threading.Thread(target=_drain, args=(process.stderr, lines), daemon=True).start()
+        reloaded: dict = {}
         try:
             first = None
             deadline = time.monotonic() + 1500
@@ -154,10 +226,10 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
                     time.sleep(0.2)  # the server is still loading: nothing to wait on
             if first is None:
                 raise RuntimeError("ai-race serve gave no answer within 1500 s")
-            for i in range(queries):
-                text = QUERIES[i % len(QUERIES)]
-                body = slash_command_body(text, response_url=mock.response_url(f"q{i}"))
-                post(url, body, _signed(body), timeout=10)
+            _ask(url, mock, queries, "q")
+            if reload_path is not None:
+                ask = functools.partial(_ask, url, mock, queries, "r")
+                reloaded = _reload_in_server(reload_path, lines, workers, process, ask)
             worker_pids = _children(process.pid)
             # Each worker's answer supervisor and answer process (bot.answer_process) count too.
             helpers = [d for w in worker_pids for d in _descendants(w)]
@@ -173,11 +245,14 @@ def _server(directory: Path, cache: Path, workers: int, queries: int) -> dict:
         "worker_rss_mb": [memory[p][0] for p in worker_pids],
         "answer_process_rss_mb": [memory[p][0] for p in helpers],
         "total_pss_mb": sum(pss for _, pss in memory.values()),
+        **reloaded,
     }
 
 
 STEPS = ("cold", "warm", "reload", "server")
-EXTRA_STEPS = ("server-cold",)  # the server started on an empty cache (a new dyno's disk)
+# server-cold: the server started on an empty cache (a new dyno's disk); server-reload:
+# the warm server, then one claim file changed (PSS once every process reloaded it).
+EXTRA_STEPS = ("server-cold", "server-reload")
 
 
 def bench_size(
@@ -193,6 +268,10 @@ def bench_size(
                 result[step] = _server(directory, cache, workers, queries)
             elif step == "server-cold":
                 result[step] = _server(directory, Path(tmp) / "empty", workers, queries)
+            elif step == "server-reload":
+                files = sorted(directory.glob("*.yaml"))
+                path = files[len(files) // 2]
+                result[step] = _server(directory, cache, workers, queries, reload_path=path)
             else:
                 result[step] = _step(directory, cache, "reload" if step == "reload" else "load")
     return result
