@@ -126,7 +126,7 @@ class CatalogHolder:
                 return False
             self._since_base |= changed
             since = self._since_base
-            patched = patch_catalog((base.store, base.matcher), since, stamp[0].files)
+            patched = patch_catalog((base.store, base.matcher), since, stamp[0])
             if patched is None:
                 return False
             self._catalog = Catalog(*patched)
