@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from claim_factory import claim_data
@@ -17,7 +18,7 @@ from bench.make_store import make_store
 from bot.core import catalog_patch, index_patch
 from bot.core.catalog import Catalog, CatalogHolder, load_catalog
 from bot.core.index import TermIndex
-from bot.core.index_delta import DeltaIndex, analyse
+from bot.core.index_delta import DeltaIndex, DeltaVectors, analyse
 from bot.core.match_types import SearchResult
 
 COMMON = ["open source models china", "nvidia chips export", "ai adoption", "lunch"]
@@ -72,6 +73,24 @@ def _same_index(patched: TermIndex, fresh: TermIndex, old_surfaces: set[str]) ->
     assert all(patched.postings_count(patched.surface_term[s]) for s in stale)
     assert patched.suggest_display == fresh.suggest_display
     assert patched.suggest_keys == fresh.suggest_keys
+
+
+def _same_vectors(patched: Catalog, fresh: Catalog) -> None:
+    """The changed claims' int8 codes and scales as built; every claim's cosine (BLAS may
+    round a subset's product differently in the last bit)."""
+    vectors = patched.matcher._vectors
+    assert isinstance(vectors, DeltaVectors)
+    _, delta, delta_row, numbering = vectors._parts
+    built = fresh.matcher._vectors
+    changed = np.flatnonzero(numbering.old_of_new < 0)
+    assert changed.size
+    assert delta.codes[delta_row[changed]].tolist() == built.codes[changed].tolist()
+    assert delta.scales[delta_row[changed]].tolist() == built.scales[changed].tolist()
+    every = np.arange(len(fresh.store))
+    for query in ("open source models", "zanzibar lattice chips", "quokka robotics"):
+        vector = fresh.matcher._embedder.embed(query)
+        got = vectors.cosine(vector, every)
+        assert got == pytest.approx(built.cosine(vector, every), abs=1e-6), query
 
 
 def _unlinked(directory: Path, ids: list[str]) -> str:
@@ -150,6 +169,7 @@ def test_edits_additions_and_removals_answer_like_a_fresh_build(
     replaced = [base.store.claim_at(i) for i in (0, 40, ids.index(removed))]
     old_surfaces = set(analyse(list(enumerate(replaced)), base.matcher.analyzer).surfaces)
     _same_index(patched.matcher.index, fresh.matcher.index, old_surfaces)
+    _same_vectors(patched, fresh)
     _same_answers(patched, fresh, queries)
     assert patched.matcher.search("zanzibar lattice").matches[0].claim.id == edited
 
