@@ -191,6 +191,23 @@ def merge(parts: Sequence[Part]) -> TermIndex:
     return _finish(parts, term_ids, display, surfaces, post_terms)
 
 
+def tf_bonus(counts: np.ndarray) -> np.ndarray:
+    """Each posting's bonus for its term's occurrences in the claim (capped), as float32.
+
+    One expression for the full build and a patched index (bot.core.index_patch),
+    so a patch's scores equal a fresh build's.
+    """
+    capped = np.minimum(counts.astype(np.uint32, copy=False), MAX_OCCURRENCES)
+    extra = capped.astype(np.float32) - 1
+    return (TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32)
+
+
+def bm25_idf(counts: np.ndarray, size: int) -> np.ndarray:
+    """BM25's idf of each term from its document count: rare terms say more about a query."""
+    n = max(size, 1)
+    return np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
+
+
 def _concat(arrays: Iterable[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate([np.zeros(0, dtype), *arrays]).astype(dtype, copy=False)
 
@@ -208,12 +225,10 @@ def _finish(
     claims = np.repeat(np.arange(size, dtype=np.int32), per_claim)
     # Stable: within a term, postings stay in claim order.
     order = np.argsort(terms, kind="stable")
-    occurrences = np.minimum(_concat((p.post_count for p in parts), np.uint32), MAX_OCCURRENCES)
-    extra = occurrences[order].astype(np.float32) - 1
+    occurrences = _concat((p.post_count for p in parts), np.uint32)
     phrase_indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(_concat((p.phrase_counts for p in parts), np.int64), out=phrase_indptr[1:])
     counts = np.bincount(terms, minlength=len(term_ids))
-    n = max(size, 1)
     return TermIndex(
         size=size,
         term_ids=term_ids,
@@ -223,10 +238,9 @@ def _finish(
         surface_term=surfaces,
         post_claim=claims[order],
         post_field=_concat((p.post_field for p in parts), np.int8)[order],
-        post_boost=(TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32),
+        post_boost=tf_bonus(occurrences[order]),
         indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
-        # BM25's idf: rare terms say more about what a query is after.
-        idf=np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32),
+        idf=bm25_idf(counts, size),
         suggest_display=suggestion_display({name for p in parts for name in p.suggestable}),
     )
 

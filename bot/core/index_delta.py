@@ -40,8 +40,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bot.core.index import TF_BONUS, TermIndex, _letters
-from bot.core.index_build import MAX_OCCURRENCES, Part
+from bot.core.index import TermIndex, _letters
+from bot.core.index_build import Part, tf_bonus
 from bot.core.index_build import analyse as analyse_claims
 from bot.core.match_types import FIELD_WEIGHT
 from bot.core.schema import Claim
@@ -114,12 +114,6 @@ _NONE = Posting(
 )
 
 
-def _boosts(counts: np.ndarray) -> np.ndarray:
-    """The tf bonus of ``bot.core.index_build._finish``: same expression, same float32 values."""
-    extra = np.minimum(counts.astype(np.uint32), MAX_OCCURRENCES).astype(np.float32) - 1
-    return (TF_BONUS * (1 - np.power(0.5, extra))).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class Analysed:
     """A few claims analysed by the index build's own code, at given claim indices."""
@@ -134,7 +128,7 @@ class Analysed:
         return set(self.part.suggestable)
 
     def boosts(self) -> np.ndarray:
-        return _boosts(self.part.post_count)
+        return tf_bonus(self.part.post_count)
 
 
 def analyse(claims: Sequence[tuple[int, Claim]], analyzer: Analyzer) -> Analysed:

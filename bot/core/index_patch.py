@@ -20,6 +20,7 @@ from bot.core.index import (
     joinable,
     suggestion_display,
 )
+from bot.core.index_build import bm25_idf
 from bot.core.index_delta import (
     Analysed,
     DeltaIndex,
@@ -204,12 +205,6 @@ def _counts(base: TermIndex, work: _Work) -> np.ndarray:
     return counts
 
 
-def _idf(counts: np.ndarray, size: int) -> np.ndarray:
-    """BM25 idf from exact document counts, as ``bot.core.index_build`` computes it."""
-    n = max(size, 1)
-    return np.log1p((n - counts + 0.5) / (counts + 0.5)).astype(np.float32)
-
-
 def _display(work: _Work, fresh_tid: np.ndarray) -> dict[int, str]:
     """Display forms of the changed claims' terms whose first claim (in claim order) changed.
 
@@ -358,7 +353,7 @@ def patch_index(
     parts: dict[str, object] = {
         "term_ids": _Vocabulary(base_index.term_ids, added_terms, dead),
         "display": _Display(base_index, _display(work, fresh_tid)),
-        "idf": _idf(counts, len(store)),
+        "idf": bm25_idf(counts, len(store)),
         "indptr": np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
         "surface_term": _Surfaces(base_index.surface_term, added_surfaces, dead_surfaces),
         "added_surfaces": added_surfaces,
