@@ -70,6 +70,15 @@ def _explain(path: Path) -> list[Problem]:
     return [Problem(str(path), None, "(file)", "changed while the store loaded; load it again")]
 
 
+def misdated(facts: ClaimFacts, today: date) -> bool:
+    """Whether a claim has a date after ``today`` or was reviewed before it was added.
+
+    The cheap test on facts; ``_date_problems`` then says which date and where.
+    Also what a patched reload (bot.core.store_patch) checks of a changed claim.
+    """
+    return facts.latest > today.toordinal() or facts.reviewed < facts.last_touched
+
+
 def _date_problems(claim: Claim, doc: YamlDocument, today: date) -> list[Problem]:
     """Dates after ``today``, and a ``reviewed`` before ``added``, each at its own field's line.
 
@@ -185,8 +194,7 @@ def _link_and_date_problems(
     problems: list[Problem] = []
     for entry in loaded:
         dangling = any(target not in known for target, _ in entry.facts.links)
-        misdated = entry.facts.reviewed < entry.facts.last_touched  # reviewed before added
-        if not (dangling or misdated or entry.facts.latest > today.toordinal()):
+        if not (dangling or misdated(entry.facts, today)):
             continue
         claim = builder.claim_at(entry.position)
         doc = read_yaml(entry.path)

@@ -25,7 +25,7 @@ import numpy as np
 from bot.core.claim_load import parse_one
 from bot.core.compact import BodyFile, ClaimFacts, ClaimStore
 from bot.core.index_delta import Renumbering
-from bot.core.store import CLAIM_SUFFIXES
+from bot.core.store import CLAIM_SUFFIXES, misdated
 
 
 class StackedBodies(BodyFile):
@@ -98,7 +98,7 @@ def patchable(base: ClaimStore, delta: Delta, today: date) -> bool:
     """Whether the changed claims pass the checks a full load would make of them."""
     gone = delta.removed | delta.claims.keys()
     for facts, _ in delta.claims.values():
-        if facts.latest > today.toordinal() or facts.reviewed < facts.last_touched:
+        if misdated(facts, today):
             return False
         for target, code in facts.links:
             known = target in delta.claims or base.index_of(target) is not None
