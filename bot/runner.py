@@ -113,17 +113,15 @@ class JobRunner:
         kind = job.kind
         if kind is JobKind.COMMAND:
             return self.command(args)
+        # The listeners that build a job already checked its arguments (bot.listeners).
         if kind is JobKind.SEARCH:
-            offset = args.get("offset", 0)
-            offset = max(offset, 0) if isinstance(offset, int) else 0
-            return services.search_message(str(args.get("query", "")), team_id, offset)
+            return services.search_message(args["query"], team_id, args.get("offset", 0))
         if kind is JobKind.SOURCES:
             return services.sources_message(str(args.get("claim_id", "")))
         if kind is JobKind.CLAIM:
             return services.command_message(f"claim {args.get('claim_id', '')}", team_id)
         if kind is JobKind.SHARE:
-            ids = [i for i in args.get("ids", []) if isinstance(i, str)]
-            return services.shared_message(str(args.get("query", "")), ids, args["user_id"])
+            return services.shared_message(args["query"], args["ids"], args["user_id"])
         if kind is JobKind.MENTION:
             return self.mention(job)
         return notice_message(str(args.get("text", "")))
