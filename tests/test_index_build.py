@@ -232,3 +232,5 @@ def test_claim_vectors_are_bit_identical_to_the_plain_pooling(generated: ClaimSt
     ours = embedder.embed_many(texts, batch=300)  # batches that do not divide POOL_TEXTS
     assert ours.tobytes() == reference_embed_many(embedder, texts).tobytes()
     assert not ours[5].any() and ours[7].any()  # "" has no tokens: a zero vector
+    few = texts[:9]  # at most POOL_TEXTS: only the gathered rows are widened
+    assert embedder.embed_many(few).tobytes() == reference_embed_many(embedder, few).tobytes()

@@ -36,12 +36,11 @@ from bot.core.index_delta import (
 )
 from bot.core.match_types import FIELD_WEIGHT, FieldKind
 from bot.core.schema import Claim
-from bot.core.semantic import DIMENSIONS, ClaimVectors, Embedder
+from bot.core.semantic import ClaimVectors, Embedder
 from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, fold, stem
 
 COPY_MAX = 2_048  # base postings above which a touched list is a recipe, not a copy
-FEW_TEXTS = 64  # changed claims embedded from their own table rows (see embed_few)
 VERIFY_LIMIT = 16  # live claims read to decide whether a removed surface or name is still used
 
 
@@ -51,28 +50,6 @@ _EMPTY = (
     np.zeros(0, np.int8),
     np.zeros(0, np.float32),
 )
-
-
-def embed_few(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """``embedder.embed_many(texts)`` for a few texts, from their own rows of the table.
-
-    ``embed_many`` first widens the whole token table to float32 (16 MB, ~0.1 s),
-    right for 100,000 texts but wasted on the one a reload embeds, and the
-    allocator keeps those pages in every process that reloads. The same rows
-    summed by the same ``reduceat`` and normalised the same way give the same
-    vectors (tests/test_incremental_reload.py compares them with a fresh build's).
-    """
-    if len(texts) > FEW_TEXTS:
-        return embedder.embed_many(texts)
-    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-    encodings = embedder._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
-    for row, encoding in enumerate(encodings):
-        if encoding.ids:
-            rows = embedder._table[np.asarray(encoding.ids, dtype=np.int32)].astype(np.float32)
-            sums = np.add.reduceat(rows, [0], axis=0)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            out[row] = (sums / np.where(norms > 0, norms, 1.0))[0]
-    return out
 
 
 class NotPatchable(Exception):
@@ -369,5 +346,5 @@ def patch_index(
     index = DeltaIndex.assemble(base_index, numbering, work.patched, parts)
     delta_row = np.full(len(store), -1, dtype=np.int64)
     delta_row[order] = np.arange(len(order))
-    rows = ClaimVectors.quantise(embed_few(embedder, fresh.part.meanings))
+    rows = ClaimVectors.quantise(embedder.embed_many(fresh.part.meanings))
     return index, DeltaVectors(base_vectors, rows, delta_row, numbering)

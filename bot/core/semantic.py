@@ -115,7 +115,10 @@ class Embedder:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         # Widen the table once (16 MB, freed on return), not every gathered row:
         # converting each chunk's ~200,000 float16 rows cost more than the sums.
-        table = self._table.astype(np.float32)
+        # For a few texts (a reload's changed claims) widen only their rows: the
+        # 16 MB would cost ~0.1 s and stay with the allocator of every process.
+        few = len(texts) <= POOL_TEXTS
+        table = self._table if few else self._table.astype(np.float32)
         for start in range(0, len(texts), batch):
             encodings = self._tokenizer.encode_batch_fast(
                 list(texts[start : start + batch]), add_special_tokens=False
@@ -131,9 +134,8 @@ class Embedder:
                 if not rows.size:
                     continue
                 low, high = ends[rows[0]] - lengths[rows[0]], ends[rows[-1]]
-                sums = np.add.reduceat(
-                    table[ids[low:high]], ends[rows] - lengths[rows] - low, axis=0
-                )
+                gathered = table[ids[low:high]].astype(np.float32, copy=False)
+                sums = np.add.reduceat(gathered, ends[rows] - lengths[rows] - low, axis=0)
                 norms = np.linalg.norm(sums, axis=1, keepdims=True)
                 out[start + rows] = sums / np.where(norms > 0, norms, 1.0)
         return out
