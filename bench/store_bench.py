@@ -46,7 +46,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import common  # noqa: E402
 
-from tests.support.app_server import BOT_TOKEN, SIGNING_SECRET, free_port  # noqa: E402
+from tests.support.app_server import (  # noqa: E402
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    children,
+    free_port,
+)
 from tests.support.mock_slack import MockSlack  # noqa: E402
 from tests.support.signing import FORM, post, signed_headers, slash_command_body  # noqa: E402
 
@@ -113,13 +118,8 @@ def _memory(pid: int) -> tuple[float, float]:
     return values["Rss:"], values["Pss:"]
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()]
-
-
 def _descendants(pid: int) -> list[int]:
-    return [d for c in _children(pid) for d in (c, *_descendants(c))]
+    return [d for c in children(pid) for d in (c, *_descendants(c))]
 
 
 def _signed(body: str) -> dict[str, str]:
@@ -230,7 +230,7 @@ def _server(
             if reload_path is not None:
                 ask = functools.partial(_ask, url, mock, queries, "r")
                 reloaded = _reload_in_server(reload_path, lines, workers, process, ask)
-            worker_pids = _children(process.pid)
+            worker_pids = children(process.pid)
             # Each worker's answer supervisor and answer process (bot.answer_process) count too.
             helpers = [d for w in worker_pids for d in _descendants(w)]
             pids = [process.pid, *worker_pids, *helpers]
