@@ -64,7 +64,7 @@ class Proposal:
     indices: np.ndarray  # claim indices
     coverage: np.ndarray  # share of the query's weight each explains
     matched: np.ndarray  # explained words (key fields 1, summary ``weak_credit``)
-    focus: np.ndarray  # tf bonus over the query's weight: how much each is *about* its words
+    words: np.ndarray  # coverage plus tf bonus over the query's weight: the words' evidence
 
 
 def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
@@ -218,12 +218,12 @@ class CandidateFinder:
         coverage = mass / total_weight
         keep = coverage >= CANDIDATE_COVERAGE - 1e-9
         indices, coverage = indices[keep], coverage[keep]
-        focus, matched = boost[keep] / total_weight, matched[keep]
+        words, matched = coverage + boost[keep] / total_weight, matched[keep]
         if indices.size > self._pool:
-            top = _best(coverage + focus, self._pool)
-            kept = (a[top] for a in (indices, coverage, matched, focus))
-            indices, coverage, matched, focus = kept
-        return Proposal(indices, coverage, matched, focus)
+            top = _best(words, self._pool)
+            kept = (a[top] for a in (indices, coverage, matched, words))
+            indices, coverage, matched, words = kept
+        return Proposal(indices, coverage, matched, words)
 
     def _unit_vector(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Claims explaining this unit: the best strength per claim, and its tf bonus.

@@ -100,13 +100,13 @@ class Candidates:
     features: np.ndarray
     cosine: np.ndarray
     coverage: np.ndarray
-    focus: np.ndarray  # tf bonus over the query's weight (``Proposal.focus``)
+    words: np.ndarray  # coverage plus tf bonus (``Proposal.words``)
     phrases: list[str | None]
 
     def words_rank(self) -> np.ndarray:
         """The words' order of the claims: coverage, tf bonus and phrase, rounded for ties."""
         phrase = self.features[:, FEATURES.index(Feature.PHRASE)]
-        rank = (1 - PHRASE_SHARE) * (self.coverage + self.focus) + PHRASE_SHARE * phrase
+        rank = (1 - PHRASE_SHARE) * self.words + PHRASE_SHARE * phrase
         return np.round(rank, 6)
 
 
@@ -175,9 +175,8 @@ class Judge:
         features[:, FEATURES.index(Feature.COSINE)] = cosine
         features[:, FEATURES.index(Feature.CLOSEST_MEANING)] = closest_in_meaning(cosine)
         features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
-        words = coverage + proposal.focus
-        phrases = self._rerank(query_words, units, indices, features, words)
-        return Candidates(units, indices, features, cosine, coverage, proposal.focus, phrases)
+        phrases = self._rerank(query_words, units, indices, features, proposal.words)
+        return Candidates(units, indices, features, cosine, coverage, proposal.words, phrases)
 
     def _rerank(
         self,
