@@ -4,6 +4,13 @@ Parsing uses PyYAML's C safe loader (libyaml) when it is installed. Line
 numbers come from a second pass that composes the node tree, which costs
 about as much as the parse itself, so it only runs for files with problems:
 a 100,000-claim store should not pay for error reporting it never needs.
+
+Building Python objects from the node tree is PyYAML's constructor, written in
+Python and general (aliases, recursive nodes, merge keys, custom tags): about
+half of a claim file's parse. Claim files use none of that generality, so a
+document made only of plain mappings, sequences and the standard scalar tags
+is built by one short recursive function (``_plain``) that gives what PyYAML's
+constructor gives; anything else, and any error, goes to PyYAML's own path.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from bot.core.problems import Loc
 
@@ -30,16 +38,75 @@ class DuplicateKeyError(yaml.YAMLError):
         self.key, self.line, self.first_line = key, line, first_line
 
 
-class SafeLoader(_BaseLoader):
-    """libyaml's safe loader that refuses duplicate keys instead of keeping the last one.
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+# Scalar tags whose safe constructors take a scalar node and return a value
+# without touching the constructor's state: called as PyYAML calls them.
+_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
+)
 
-    Only the mapping constructor is Python (libyaml still parses), and the
+
+class _Unusual(Exception):
+    """The document needs PyYAML's general constructor (alias, merge key, other tag...)."""
+
+
+def _plain(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
+    """The object PyYAML's safe constructor builds from ``node``, for plain documents only.
+
+    Raises _Unusual for anything else: a node reached twice (an alias: PyYAML
+    would give the same object, or refuse a recursive one), a tag other than
+    str, seq, map and the scalars above, a mapping key that is not a plain
+    string (merge keys ``<<`` and ``=`` have their own tags; a non-string key
+    may collide with another once built), a key given twice (our loader
+    refuses it with its line). Any other exception also means "let PyYAML
+    decide": the caller then runs PyYAML's constructor on the same nodes,
+    which this function never modified.
+    """
+    if id(node) in seen:
+        raise _Unusual
+    seen.add(id(node))
+    tag, kind = node.tag, type(node)
+    if kind is ScalarNode:
+        if tag == _STR:
+            return node.value
+        if tag not in _SCALARS:
+            raise _Unusual
+        return loader.yaml_constructors[tag](loader, node)
+    if kind is SequenceNode and tag == _SEQ:
+        return [_plain(loader, child, seen) for child in node.value]
+    if kind is not MappingNode or tag != _MAP:
+        raise _Unusual
+    mapping = {}
+    for key_node, value_node in node.value:
+        if type(key_node) is not ScalarNode or key_node.tag != _STR or id(key_node) in seen:
+            raise _Unusual
+        seen.add(id(key_node))
+        mapping[key_node.value] = _plain(loader, value_node, seen)
+    if len(mapping) != len(node.value):
+        raise _Unusual  # a duplicate key: construct_mapping below reports it
+    return mapping
+
+
+class SafeLoader(_BaseLoader):
+    """libyaml's safe loader that refuses duplicate keys instead of keeping the last one,
+    and builds plain documents without PyYAML's general constructor (see ``_plain``).
+
+    Only the constructor is Python (libyaml still parses), and the duplicate
     check is one dict per mapping, so the fast path stays fast.
     """
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        try:
+            return _plain(self, node, set())
+        except Exception:  # unusual or invalid: PyYAML's own path decides
+            return super().construct_document(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
         first: dict[str, int] = {}
-        for key_node, _ in node.value:
+        # Not a mapping (``!!map [1]``): PyYAML's "expected a mapping node" error.
+        for key_node, _ in node.value if isinstance(node, MappingNode) else ():
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
                 continue
             line = key_node.start_mark.line + 1
