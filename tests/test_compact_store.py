@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -214,6 +219,62 @@ def test_worker_processes_parse_like_this_process(
     expected, _ = validate_dir(directory, cache_dir=None, workers=1)
     assert problems == [] and fixed is not None and expected is not None
     assert _dump(fixed) == _dump(expected)
+
+
+# Loads a store with two workers in a fresh process, every parse_one call
+# recorded with its process id: a forked worker inherits the recording
+# parse_one, a fresh interpreter does not. "thread": another thread is alive;
+# "failing": parse_one fails outside this process (a worker that breaks).
+_WORKERS = """
+import hashlib, json, os, sys, threading
+from pathlib import Path
+import bot.core.claim_load as load
+from bot.core.store import validate_dir
+
+parent, real, log = os.getpid(), load.parse_one, Path(sys.argv[2])
+
+def recorded(path):
+    with log.open("a") as handle:
+        handle.write(f"{os.getpid()}\\n")
+    if sys.argv[3] == "failing" and os.getpid() != parent:
+        raise RuntimeError("this worker breaks")
+    return real(path)
+
+load.parse_one, load.PARALLEL_MIN = recorded, 2
+if sys.argv[3] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+store, problems = validate_dir(Path(sys.argv[1]), cache_dir=None, workers=2)
+bodies = b"".join(claim.model_dump_json().encode() for claim in store)
+print(json.dumps([parent, len(store), hashlib.sha256(bodies).hexdigest(), len(problems)]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["alone", "thread", "failing"])
+def test_workers_fork_only_without_other_threads(tmp_path: Path, mode: str) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(REPO_CLAIMS, directory)
+    expected, _ = validate_dir(directory, cache_dir=None, workers=1)
+    assert expected is not None
+    log = tmp_path / "parsed.log"
+    done = subprocess.run(
+        [sys.executable, "-c", _WORKERS, str(directory), str(log), mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    parent, size, digest, problems = json.loads(done.stdout.splitlines()[-1])
+    bodies = b"".join(claim.model_dump_json().encode() for claim in expected)
+    assert (size, digest, problems) == (len(expected), hashlib.sha256(bodies).hexdigest(), 0)
+    pids = Counter(int(line) for line in log.read_text().split()) if log.exists() else Counter()
+    if mode == "alone":  # two forked workers parsed every file; this process none
+        assert len(pids) == 2 and parent not in pids and pids.total() == len(expected)
+    elif mode == "thread":  # fresh interpreters, which know nothing of the recording
+        assert pids == Counter()
+    else:  # each forked worker failed on its first file; this process parsed them all
+        assert pids[parent] == len(expected) and pids.total() == len(expected) + 2
+        assert done.stderr.count("RuntimeError: this worker breaks") == 2
 
 
 # ------------------------------------------------------------ the saved store
