@@ -10,7 +10,7 @@ For each N (a generated store, see make_store.py), each step in a fresh process:
 * **server**: ``ai-race serve --workers 2`` (gunicorn, preload) on the warm
   cache (``server-cold``, not run by default: on an empty one; ``server-reload``,
   not by default either: then one claim file changed in place and PSS measured
-  again once every worker and answer process reloaded it and 200 more queries
+  again once every answer process reloaded it and 200 more queries
   were answered; it edits the store, so give it a private copy), against the
   mock Slack Web API: time from spawn to the first signed
   ``/ai-race`` answer delivered to its ``response_url``, then RSS of each process
@@ -167,14 +167,13 @@ def _ask(url: str, mock: MockSlack, queries: int, tag: str) -> None:
 
 
 def _reload_in_server(
-    path: Path, lines: list[str], workers: int, process: subprocess.Popen, ask: Callable[[], None]
+    path: Path, lines: list[str], watchers: int, process: subprocess.Popen, ask: Callable[[], None]
 ) -> dict:
     """Change ``path``, wait for every watcher to reload it, ask again; PSS before it."""
     before = sum(_memory(pid)[1] for pid in [process.pid, *_descendants(process.pid)])
     old_text = _edit_title(path, "Open source chip export models from China")
     try:
-        # Each worker and each worker's answer process runs a claim watcher.
-        wait = _wait_for_reloads(lines, 2 * workers, process)
+        wait = _wait_for_reloads(lines, watchers, process)
     finally:
         path.write_text(old_text)
     ask()
@@ -182,7 +181,12 @@ def _reload_in_server(
 
 
 def _server(
-    directory: Path, cache: Path, workers: int, queries: int, reload_path: Path | None = None
+    directory: Path,
+    cache: Path,
+    workers: int,
+    queries: int,
+    reload_path: Path | None = None,
+    watchers: int | None = None,
 ) -> dict:
     """See the module docstring; ``reload_path``: change that file once serving (server-reload)."""
     with MockSlack() as mock, tempfile.TemporaryDirectory() as tmp:
@@ -229,7 +233,9 @@ def _server(
             _ask(url, mock, queries, "q")
             if reload_path is not None:
                 ask = functools.partial(_ask, url, mock, queries, "r")
-                reloaded = _reload_in_server(reload_path, lines, workers, process, ask)
+                # Each worker's answer process runs a claim watcher (the workers none).
+                count = watchers or workers
+                reloaded = _reload_in_server(reload_path, lines, count, process, ask)
             worker_pids = children(process.pid)
             # Each worker's answer supervisor and answer process (bot.answer_process) count too.
             helpers = [d for w in worker_pids for d in _descendants(w)]
@@ -256,13 +262,21 @@ EXTRA_STEPS = ("server-cold", "server-reload")
 
 
 def bench_size(
-    n: int, store: Path | None, workers: int, queries: int, steps: tuple[str, ...] = STEPS
+    n: int,
+    store: Path | None,
+    workers: int,
+    queries: int,
+    steps: tuple[str, ...] = STEPS,
+    *,
+    cache: Path | None = None,
+    watchers: int | None = None,
 ) -> dict:
-    """The steps asked for, in order, sharing one parse cache (empty at the first step)."""
+    """The steps asked for, in order, sharing one parse cache (empty at the first step
+    unless ``cache`` names one to keep); ``watchers``: claim watchers in the server."""
     directory = store or common.ensure_store(n)[0]
     result: dict = {"n": n}
     with tempfile.TemporaryDirectory(prefix="ai-race-store-bench-") as tmp:
-        cache = Path(tmp) / "cache"
+        cache = cache or Path(tmp) / "cache"
         for step in steps:
             if step == "server":
                 result[step] = _server(directory, cache, workers, queries)
@@ -271,7 +285,9 @@ def bench_size(
             elif step == "server-reload":
                 files = sorted(directory.glob("*.yaml"))
                 path = files[len(files) // 2]
-                result[step] = _server(directory, cache, workers, queries, reload_path=path)
+                result[step] = _server(
+                    directory, cache, workers, queries, reload_path=path, watchers=watchers
+                )
             else:
                 result[step] = _step(directory, cache, "reload" if step == "reload" else "load")
     return result
@@ -311,6 +327,17 @@ def main(argv: list[str] | None = None) -> int:
     every = ",".join(STEPS + EXTRA_STEPS)
     parser.add_argument("--steps", default=",".join(STEPS), help="a subset of " + every)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="the parse and index cache to use and keep (default: a new one, deleted after)",
+    )
+    parser.add_argument(
+        "--watchers",
+        type=int,
+        help="claim watchers server-reload waits for (default: one per worker; 2 per "
+        "worker before the workers stopped watching)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "store.json")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -318,7 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in sizes:
         steps = tuple(args.steps.split(","))
-        results.append(bench_size(n, stores.get(n), args.workers, args.queries, steps))
+        results.append(
+            bench_size(
+                n,
+                stores.get(n),
+                args.workers,
+                args.queries,
+                steps,
+                cache=args.cache,
+                watchers=args.watchers,
+            )
+        )
         print(json.dumps(results[-1]), file=sys.stderr)
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,8 @@ class _Link:
     takes it at once (the usual case: a job is a few hundred bytes); only
     what the socket cannot take now waits for the sender thread, so an ack
     never blocks on the answer process and rarely wakes another thread.
-    A reader thread counts the answer process's "done" reports.
+    A reader thread counts the answer process's "done" reports and keeps the
+    claim count it reports (its claim watcher's, for ``/healthz``).
     """
 
     def __init__(self, sock: socket.socket, pid: int, owner: AnswerProcess) -> None:
@@ -96,7 +97,11 @@ class _Link:
         try:
             with self.sock.makefile("rb") as reports:
                 for line in reports:
-                    self.owner.done(self, str(json.loads(line).get("done", "")))
+                    report = json.loads(line)
+                    if "claims" in report:
+                        self.owner.claims_now = int(report["claims"])
+                    else:
+                        self.owner.done(self, str(report.get("done", "")))
         except (OSError, ValueError) as exc:
             log.warning("answer process %d: bad report (%s)", self.pid, type(exc).__name__)
         finally:
@@ -108,10 +113,11 @@ class _Link:
 class AnswerProcess:
     """The web worker's :class:`~bot.jobs.Answers`: hands jobs to its answer process."""
 
-    def __init__(self, control: socket.socket, supervisor: int, capacity: int) -> None:
+    def __init__(self, control: socket.socket, supervisor: int, capacity: int, claims: int) -> None:
         self.control = control
         self.supervisor = supervisor
         self.capacity = capacity
+        self.claims_now = claims  # the latest count an answer process reported (an int: atomic)
         self._lock = threading.Lock()
         self._link: _Link | None = None
         self._stopping = False
@@ -149,6 +155,9 @@ class AnswerProcess:
     def up(self) -> bool:
         with self._lock:
             return self._link is not None
+
+    def claims(self) -> int:
+        return self.claims_now
 
     def done(self, link: _Link, key: str) -> None:
         with self._lock:

@@ -31,10 +31,13 @@ needs no hooks it lacks)::
   is being restarted), submissions are refused: "busy", never a hung ack.
 * The **answer process** runs the answers on its own
   :class:`~bot.answers.AnswerQueue` with the reply outbox (:mod:`bot.outbox`),
-  and the outbox resumer. When its socket reaches end of file (the worker
-  stops, or died) or it gets SIGTERM, it drains for ``AI_RACE_DRAIN_SECONDS``
-  exactly as the web worker used to, hands what still waits to the outbox,
-  and exits.
+  and the outbox resumer. It is the worker's only reader of the claims (every
+  answer, the App Home, votes) and runs the worker's only claim watcher, so a
+  changed claim is patched into one catalog per worker, not two; it reports
+  its claim count to the worker for ``/healthz``. When its socket reaches
+  end of file (the worker stops, or died) or it gets SIGTERM, it drains for
+  ``AI_RACE_DRAIN_SECONDS`` exactly as the web worker used to, hands what
+  still waits to the outbox, and exits.
 
 If the answer process dies (``kill -9``, out of memory), the answers it was
 working on are lost unless Slack had already made them wait (then they are in
@@ -72,6 +75,7 @@ NICE = 10
 RESTART_PAUSE_S = 1.0
 """An answer process that dies this soon after it started is restarted after this pause."""
 UNBOUNDED = 1 << 30
+ClaimsReport = Callable[[int], None]
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 _INHERITED_SIGNALS = (
     *_STOP_SIGNALS,
@@ -86,7 +90,7 @@ def start_answer_process(
     *,
     drain_seconds: float,
     inherited: Iterable[Any] = (),
-    setup: Callable[[], None] = lambda: None,
+    setup: Callable[[ClaimsReport], None] = lambda _report: None,
 ) -> AnswerProcess:
     """Fork the supervisor (call while this process has one thread); the worker's end.
 
@@ -95,7 +99,8 @@ def start_answer_process(
     ``inherited`` are the worker's listening sockets, which
     the supervisor and the answer process must not hold open. ``setup`` runs
     in each answer process once its answers are in place (the claim watcher,
-    the outbox resumer).
+    the outbox resumer), with what tells the worker how many claims it
+    answers from (``/healthz``: the worker holds no claim watcher).
     """
     worker_end, supervisor_end = socket.socketpair()
     pid = os.fork()
@@ -113,7 +118,8 @@ def start_answer_process(
             logging.shutdown()
             os._exit(code)
     supervisor_end.close()
-    return AnswerProcess(worker_end, pid, local.queue.capacity).start()
+    claims = len(services.current.store)  # until an answer process reports (after a reload)
+    return AnswerProcess(worker_end, pid, local.queue.capacity, claims).start()
 
 
 def _close(item: Any) -> None:
@@ -128,7 +134,7 @@ class _ChildSpec:
     services: Services
     local: LocalAnswers
     drain_seconds: float
-    setup: Callable[[], None]
+    setup: Callable[[ClaimsReport], None]
 
 
 class _Supervisor:
@@ -259,21 +265,28 @@ def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
     )
     runner = JobRunner(services)
     services.answers = LocalAnswers(answers, runner)
-    spec.setup()
+    spec.setup(reports.claims)
     _read_jobs(sock, wake_r, answers, runner, reports)
     answers.drain(spec.drain_seconds)
     return 0
 
 
 class _Reports:
-    """Tells the worker each answer it handed over is done (one JSON line per answer)."""
+    """Tells the worker each answer it handed over is done, and the claim count (JSON lines)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.lock = threading.Lock()
 
     def done(self, answer: Answer) -> None:
-        line = json.dumps({"done": answer.key}).encode() + b"\n"
+        self._send({"done": answer.key})
+
+    def claims(self, count: int) -> None:
+        """The catalog answers are given from now has ``count`` claims (at start, on a reload)."""
+        self._send({"claims": count})
+
+    def _send(self, report: dict[str, Any]) -> None:
+        line = json.dumps(report).encode() + b"\n"
         # OSError: the worker is gone, and nobody is counting.
         with self.lock, contextlib.suppress(OSError):
             self.sock.sendall(line)

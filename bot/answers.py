@@ -67,6 +67,8 @@ class ReplyKind(StrEnum):
     RESPONSE_URL = "response_url"
     SHARED = "shared"
     """Posted in ``channel`` by the bot ("Share in channel"); ``url`` is the fallback."""
+    HOME = "home"
+    """``user``'s App Home tab (``views.publish``); never kept for a later process."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class ReplyTarget:
     url: str = ""
     response_type: str = "ephemeral"
     replace_original: bool | None = None
+    user: str = ""  # HOME: whose App Home
 
 
 def reply_metadata(key: str) -> dict[str, Any]:
@@ -210,7 +213,8 @@ class Answer:
                 if self.target is not None and self.target.kind is ReplyKind.THREAD:
                     message = replace(message, metadata=reply_metadata(self.key))
                 self.message = message
-            self.delivery.send(self.message)
+            if self.message.text or self.message.blocks:  # empty: nothing to say (bot.runner)
+                self.delivery.send(self.message)
         except SlackApiError as exc:
             status = exc.response.status_code
             if status == 429:

@@ -36,6 +36,8 @@ class JobKind(StrEnum):
     SHARE = "share"  # query, ids, user_id
     MENTION = "mention"  # text, channel, thread_ts (the event's own, if any), bot_user_id
     NOTICE = "notice"  # text: a fixed message (a feedback thanks, "busy")
+    HOME = "home"  # (none: the target names the user) the App Home tab
+    VOTE = "vote"  # click (bot.feedback.payload.Click as JSON), trigger_id
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,16 @@ class Answers(Protocol):
     def up(self) -> bool:
         """False while nothing can answer (the answer process is being restarted)."""
 
+    def claims(self) -> int:
+        """How many claims the answers are given from now (``/healthz``)."""
+
 
 def thread_target(team_id: str, enterprise_id: str, channel: str, thread_ts: str) -> ReplyTarget:
     return ReplyTarget(ReplyKind.THREAD, team_id, enterprise_id, channel, thread_ts)
+
+
+def home_target(team_id: str, enterprise_id: str, user: str) -> ReplyTarget:
+    return ReplyTarget(ReplyKind.HOME, team_id, enterprise_id, user=user)
 
 
 def response_url_target(

@@ -10,6 +10,7 @@ answer thread (in multi-workspace mode that is a database read).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from bot.answers import (
     Answer,
@@ -28,6 +30,7 @@ from bot.answers import (
 )
 from bot.core import blocks
 from bot.core.blocks import SlackMessage, notice_message
+from bot.core.feedback import Vote
 from bot.core.router import Verb, route
 from bot.corrections.citing import (
     CitationKind,
@@ -35,10 +38,14 @@ from bot.corrections.citing import (
     SharedAnswerDelivery,
     recorder,
 )
+from bot.feedback.modal import NOT_RECORDED, THANKS, wrong_form
+from bot.feedback.payload import click_from_json
 from bot.jobs import AnswerJob, JobKind
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 DIGEST_TIMEOUT = 10.0  # users.info and a few small queries; far less unless something is down
 DATABASE_DOWN = (
@@ -46,11 +53,25 @@ DATABASE_DOWN = (
     "Searching still works; please try the digest command again in a few minutes."
 )
 NO_TOKEN = "no bot token for this workspace (uninstalled?)"
+NOTHING = SlackMessage("")
+"""An answer with nothing more to say (a vote whose form will thank): not sent."""
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
 class NotInstalled(Exception):
     """The job's team has no token any more: nothing can be posted for it."""
+
+
+@dataclass
+class HomeDelivery:
+    """``views.publish`` of a user's App Home: the message's blocks as the Home view."""
+
+    client: WebClient
+    user: str
+
+    def send(self, message: SlackMessage) -> None:
+        view = View(type="home", blocks=message.blocks)
+        self.client.views_publish(user_id=self.user, view=view)
 
 
 @dataclass
@@ -81,7 +102,7 @@ class JobRunner:
 
     def answer(self, job: AnswerJob) -> Answer:
         target = job.target
-        durable = job.durable and target.kind is not ReplyKind.SHARED
+        durable = job.durable and target.kind in (ReplyKind.THREAD, ReplyKind.RESPONSE_URL)
         return Answer(
             lambda: self.compute(job),
             _LazyDelivery(lambda: self.delivery(target)),
@@ -96,6 +117,8 @@ class JobRunner:
             return ResponseUrlDelivery(
                 target.url, policy, target.response_type, target.replace_original
             )
+        if target.kind is ReplyKind.HOME:
+            return HomeDelivery(self.client(target.team_id), target.user)
         record = self.services.record_citations
         if target.kind is ReplyKind.THREAD:
             citing = recorder(record, target.team_id, target.enterprise_id, CitationKind.THREAD)
@@ -124,6 +147,10 @@ class JobRunner:
             return services.shared_message(args["query"], args["ids"], args["user_id"])
         if kind is JobKind.MENTION:
             return self.mention(job)
+        if kind is JobKind.HOME:
+            return SlackMessage("App Home", services.home().blocks)
+        if kind is JobKind.VOTE:
+            return self.vote(job)
         return notice_message(str(args.get("text", "")))
 
     def command(self, command: dict[str, Any]) -> SlackMessage:
@@ -140,6 +167,28 @@ class JobRunner:
                 timeout=DIGEST_TIMEOUT,
             )
         return services.command_message(text, command.get("team_id"))
+
+    def vote(self, job: AnswerJob) -> SlackMessage:
+        """Record a feedback click; "Wrong or outdated" opens the form first (trigger_id: 3 s).
+
+        The vote counts even when the form cannot be opened (an expired
+        trigger_id): it is then thanked privately like any other vote.
+        """
+        click = click_from_json(job.args["click"])
+        opened = False
+        if click.vote is Vote.WRONG:
+            claim = self.services.current.store.get(click.target.claim_id)
+            try:
+                form = wrong_form(click, claim.title if claim else None)
+                trigger_id = str(job.args.get("trigger_id", ""))
+                self.client(job.target.team_id).views_open(trigger_id=trigger_id, view=form)
+                opened = True
+            except SlackApiError as exc:  # e.g. expired_trigger_id: the vote still counts
+                log.warning("could not open the feedback form: %s", exc.response.get("error"))
+        recorded = self.services.record_feedback(click)
+        if opened and recorded:
+            return NOTHING  # the form says thanks when it is sent
+        return notice_message(THANKS if recorded else NOT_RECORDED)
 
     def mention(self, job: AnswerJob) -> SlackMessage:
         """A mention's query: its text without the bot's mention, or the thread's first message."""
@@ -192,3 +241,6 @@ class LocalAnswers:
 
     def up(self) -> bool:
         return True
+
+    def claims(self) -> int:
+        return len(self.runner.services.current.store)

@@ -3,7 +3,9 @@
 The claim store is loaded and validated once, before any worker starts: a
 broken store refuses to start with every problem listed. Workers are forked
 from that loaded process (gunicorn ``preload_app``), so 100,000 claims are
-parsed once and their memory is shared copy-on-write.
+parsed once and their memory is shared copy-on-write. After the fork only each
+worker's answer process reads the claims: it watches the files and patches
+its catalog on a change; the web workers only acknowledge and hand jobs over.
 
 On SIGTERM each worker, or the Socket Mode process, drains its answer queue
 for ``AI_RACE_DRAIN_SECONDS`` and leaves what still waits to the reply outbox
@@ -38,7 +40,7 @@ from slack_sdk.errors import SlackApiError
 from bot.answer_process import start_answer_process
 from bot.answers import AnswerQueue, ResponseUrlPolicy
 from bot.app import create_app
-from bot.core.catalog import CatalogHolder, load_catalog
+from bot.core.catalog import Catalog, CatalogHolder, load_catalog
 from bot.core.errors import SlackUnavailable, UnavailableError
 from bot.core.freshness import load_freshness_config
 from bot.digest.slack import DigestCommands
@@ -54,7 +56,6 @@ from bot.state.guard import DatabaseGuard
 from bot.state.housekeeping import PRUNE_INTERVAL_S, prune_state
 
 log = logging.getLogger(__name__)
-RELOAD_INTERVAL = 30.0
 WORKER_CONNECTIONS = 250  # open connections per worker; more wait in the listen backlog
 KEEPALIVE_S = 2  # an idle connection is closed after this; Slack opens new ones anyway
 DRAIN_MARGIN_S = 5  # gunicorn's graceful timeout beyond the drain: requests, then exit
@@ -64,9 +65,9 @@ GIL_SWITCH_INTERVAL_S = 0.001
 Python's default is 5 ms, and a request thread waits for the GIL after every
 socket read and write. In Socket Mode answers are matched in the same
 process, and an ack took several such waits; 1 ms cut ack latency
-(BENCHMARKS.md). Over HTTP the answers left the web worker
-(:mod:`bot.answer_process`), but Bolt's lazy listeners (the App Home, votes)
-still run in it.
+(BENCHMARKS.md). Over HTTP the answers, the App Home and votes left the web
+worker (:mod:`bot.answer_process`); its own threads (the answer link,
+housekeeping) are still bounded by it.
 """
 
 
@@ -121,7 +122,7 @@ class WebApp:
             body = json.dumps(
                 {
                     "ok": True,
-                    "claims": len(self.services.current.store),
+                    "claims": self.services.jobs.claims(),
                     "database": self.services.db.probe().value,
                     # "restarting": answers get "busy" until the answer process is back.
                     "answers": "ok" if self.services.jobs.up() else "restarting",
@@ -155,11 +156,14 @@ def release_free_memory() -> None:
         pass
 
 
-def start_watcher(services: Services) -> threading.Event:
+def start_watcher(
+    services: Services, interval: float, changed: Callable[[Catalog], None] = lambda _c: None
+) -> threading.Event:
+    """The claim watcher (bot.core.catalog.CatalogHolder.watch) in a daemon thread."""
     stop = threading.Event()
     thread = threading.Thread(
         target=services.catalog.watch,
-        args=(RELOAD_INTERVAL, stop),
+        args=(interval, stop, changed),
         name="claims-watcher",
         daemon=True,
     )
@@ -213,6 +217,15 @@ def _start_resumer(services: Services, settings: Settings) -> None:
 
 
 def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], None]:
+    """Each worker: its answer process, then housekeeping; no claim watcher.
+
+    Everything that reads the claims (answers, the App Home, the feedback
+    form's title) runs in the answer process, which watches the files and
+    tells the worker its claim count (``/healthz``). A worker never reads the
+    catalog it inherited, so it holds no patch of its own after a claim change
+    and its share of the preloaded pages stays shared (BENCHMARKS.md, issue 12).
+    """
+
     def hook(_server: Any, worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
@@ -224,18 +237,20 @@ def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], N
             local,
             drain_seconds=settings.drain_seconds,
             inherited=worker.sockets,
-            setup=lambda: _answer_process_setup(services, settings),
+            setup=lambda report: _answer_process_setup(services, settings, report),
         )
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        start_watcher(services)
         start_housekeeping(services, settings.miss_retention)
 
     return hook
 
 
-def _answer_process_setup(services: Services, settings: Settings) -> None:
-    """In each answer process: its own claim watcher, and the outbox resumer."""
-    start_watcher(services)
+def _answer_process_setup(
+    services: Services, settings: Settings, report_claims: Callable[[int], None]
+) -> None:
+    """In each answer process: the claim watcher (reporting the count), the outbox resumer."""
+    report_claims(len(services.current.store))
+    start_watcher(services, settings.reload_seconds, lambda c: report_claims(len(c.store)))
     _start_resumer(services, settings)
 
 
@@ -311,7 +326,7 @@ def serve_socket_mode(app: App, settings: Settings, services: Services) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    start_watcher(services)
+    start_watcher(services, settings.reload_seconds)
     start_housekeeping(services, settings.miss_retention)
     _start_resumer(services, settings)
     handler = SocketModeHandler(app, settings.app_token)

@@ -40,6 +40,7 @@ DEFAULT_MISS_RETENTION_DAYS = 90
 DEFAULT_DRAIN_SECONDS = 5
 DEFAULT_OUTBOX_LEASE_SECONDS = 30
 DEFAULT_OUTBOX_INTERVAL_SECONDS = 2
+DEFAULT_RELOAD_SECONDS = 30
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 _BOT_TOKEN_HINT = (
@@ -83,6 +84,7 @@ class Settings:
     drain_seconds: int = DEFAULT_DRAIN_SECONDS  # SIGTERM: finishing answers (bot.answers)
     outbox_lease_seconds: int = DEFAULT_OUTBOX_LEASE_SECONDS  # bot.outbox
     outbox_interval_seconds: int = DEFAULT_OUTBOX_INTERVAL_SECONDS  # bot.outbox
+    reload_seconds: int = DEFAULT_RELOAD_SECONDS  # how often claim files are checked for changes
     oauth: OAuthConfig | None = None
 
     @property
@@ -249,6 +251,7 @@ def load_settings(
         outbox_interval_seconds=_number(
             env, "AI_RACE_OUTBOX_INTERVAL_SECONDS", DEFAULT_OUTBOX_INTERVAL_SECONDS, 1, 300
         ),
+        reload_seconds=_number(env, "AI_RACE_RELOAD_SECONDS", DEFAULT_RELOAD_SECONDS, 1, 3600),
         oauth=oauth,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,13 +134,28 @@ class CatalogHolder:
         log.info("claim store patched: %d files since the last full load", len(since))
         return True
 
-    def watch(self, interval: float, stop: threading.Event) -> None:
-        """Poll for changes until ``stop`` is set (run in a daemon thread)."""
-        while not stop.wait(interval):
+    def watch(
+        self,
+        interval: float,
+        stop: threading.Event,
+        changed: Callable[[Catalog], None] = lambda _catalog: None,
+    ) -> None:
+        """Poll now and then every ``interval`` s until ``stop`` is set (in a daemon thread).
+
+        The first poll is at once: a process forked from an older one (a
+        restarted answer process) serves what the files say without waiting
+        a whole interval. ``changed`` is told each new catalog.
+        """
+        while True:
             try:
+                before = self._catalog
                 self.reload_if_changed()
+                if self._catalog is not before:
+                    changed(self._catalog)
             except Exception:  # a watcher must never die silently
                 log.exception("claim store watcher failed; will retry")
+            if stop.wait(interval):
+                return
 
     def reload(self, stamp: _Stamp | None = None) -> list[Problem]:
         """Load the store again; on problems keep the old one and return them.

@@ -26,6 +26,7 @@ from bot.state.feedback import NOTE_MAX_CHARS
 
 CALLBACK_ID = "feedback_wrong"
 THANKS = "Thanks — recorded"
+NOT_RECORDED = "Sorry, I couldn't record that just now. Please try again in a minute."
 
 
 def _plain(text: str) -> PlainTextObject:

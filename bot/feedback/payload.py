@@ -58,6 +58,20 @@ def click_of(body: dict[str, Any], action: dict[str, Any]) -> Click | None:
     return Click(key, vote, target)
 
 
+_CLICK: TypeAdapter[Click] = TypeAdapter(Click)
+
+
+def click_json(click: Click) -> dict[str, Any]:
+    """``click`` as plain JSON data: a vote is handed to the answer process in a job (bot.jobs)."""
+    data: dict[str, Any] = _CLICK.dump_python(click, mode="json")
+    return data
+
+
+def click_from_json(data: object) -> Click:
+    """The click :func:`click_json` wrote (pydantic ValidationError for anything else)."""
+    return _CLICK.validate_python(data)
+
+
 def metadata(click: Click) -> str:
     """The form's private_metadata: the vote it explains (no user id; Slack sends the user)."""
     key = click.key
