@@ -109,6 +109,38 @@ def merged(base: TermIndex, numbering: Renumbering, recipe: Recipe) -> Posting:
     return Posting((claims.astype(np.int32, copy=False), FIELD_WEIGHT[fields], boosts, fields))
 
 
+def list_of(
+    base: TermIndex,
+    numbering: Renumbering,
+    patched: Mapping[int, Posting | Recipe],
+    tid: int,
+    merge: Callable[[int], Posting] | None = None,
+) -> Posting:
+    """Term ``tid``'s list in the patched store: its copy, its recipe merged (through
+    ``merge``, a cache, when given), or else the base's own slices, renumbered."""
+    found = patched.get(tid)
+    if isinstance(found, Posting):
+        return found
+    if found is not None:
+        return merge(tid) if merge is not None else merged(base, numbering, found)
+    start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
+    claims = base.post_claim[start:end]
+    if not numbering.identity:
+        claims = numbering.moved[claims]
+    fields = base.post_field[start:end]
+    return Posting((claims, base.post_weight[start:end], base.post_boost[start:end], fields))
+
+
+def count_of(base: TermIndex, patched: Mapping[int, Posting | Recipe], tid: int) -> int:
+    """How many postings term ``tid`` has in the patched store (no list is merged)."""
+    found = patched.get(tid)
+    if isinstance(found, Recipe):
+        return found.length
+    if found is not None:
+        return len(found[0])
+    return base.postings_count(tid)
+
+
 _NONE = Posting(
     (np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int8))
 )
@@ -273,18 +305,7 @@ class DeltaIndex(TermIndex):
 
     # ---------------------------------------------------- what queries read
     def _list(self, tid: int) -> Posting:
-        found = self.patched.get(tid)
-        if isinstance(found, Posting):
-            return found
-        if found is not None:
-            return self.merge(tid)
-        base = self.base
-        start, end = int(base.indptr[tid]), int(base.indptr[tid + 1])
-        claims = base.post_claim[start:end]
-        if not self.numbering.identity:
-            claims = self.numbering.moved[claims]
-        fields = base.post_field[start:end]
-        return Posting((claims, base.post_weight[start:end], base.post_boost[start:end], fields))
+        return list_of(self.base, self.numbering, self.patched, tid, self.merge)
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.numbering.identity and tid not in self.patched:
@@ -293,12 +314,7 @@ class DeltaIndex(TermIndex):
         return claims, weights, boosts
 
     def postings_count(self, tid: int) -> int:
-        found = self.patched.get(tid)
-        if isinstance(found, Recipe):
-            return found.length
-        if found is not None:
-            return len(found[0])
-        return self.base.postings_count(tid)
+        return count_of(self.base, self.patched, tid)
 
     def phrases_of(self, claim: int) -> list[str]:
         old = int(self.numbering.old_of_new[claim])

@@ -32,6 +32,8 @@ from bot.core.index_delta import (
     _Surfaces,
     _Vocabulary,
     analyse,
+    count_of,
+    list_of,
     merged,
 )
 from bot.core.match_types import FIELD_WEIGHT, FieldKind
@@ -42,14 +44,6 @@ from bot.core.text import Analyzer, fold, stem
 
 COPY_MAX = 2_048  # base postings above which a touched list is a recipe, not a copy
 VERIFY_LIMIT = 16  # live claims read to decide whether a removed surface or name is still used
-
-
-_EMPTY = (
-    np.zeros(0, np.int64),
-    np.zeros(0, np.int32),
-    np.zeros(0, np.int8),
-    np.zeros(0, np.float32),
-)
 
 
 class NotPatchable(Exception):
@@ -79,17 +73,10 @@ class _Work:
 
     def posting(self, tid: int) -> Posting:
         """Term ``tid``'s list in the patched store (merged if it is a recipe)."""
-        found = self.patched.get(tid)
-        if found is None:
-            start, end = int(self.base.indptr[tid]), int(self.base.indptr[tid + 1])
-            found = Recipe(start, end, *_EMPTY)
-        return merged(self.base, self.numbering, found) if isinstance(found, Recipe) else found
+        return list_of(self.base, self.numbering, self.patched, tid)
 
     def count(self, tid: int) -> int:
-        found = self.patched.get(tid)
-        if found is None:
-            return self.base.postings_count(tid)
-        return found.length if isinstance(found, Recipe) else len(found[0])
+        return count_of(self.base, self.patched, tid)
 
     def live_base_claims(self, tid: int, key_only: bool) -> np.ndarray:
         """Claims of term ``tid`` that are unchanged base claims (optionally key fields only)."""
