@@ -54,8 +54,7 @@ class DirSnapshot:
                         continue
                     try:
                         if entry.is_file():
-                            st = entry.stat()
-                            stamps.extend((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+                            stamps.extend(file_stamp(entry.stat()))
                             names.append(entry.name)
                     except OSError:  # removed between listing and stat
                         continue
