@@ -64,7 +64,7 @@ def main() -> None:
 
         settings = load_settings()
         services = build_services(settings)
-        services.answers.submit = lambda answer, reserve=0: True  # type: ignore[method-assign]
+        services.jobs.submit = lambda answer, reserve=0: True  # type: ignore[method-assign]
         web = WebApp(create_app(settings, services), services, SIGNING_SECRET)
         bodies = [
             environ_for(slash_command_body("distillation", response_url=mock.response_url(f"{n}")))

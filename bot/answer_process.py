@@ -264,7 +264,7 @@ def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
         finished=reports.done,
     )
     runner = JobRunner(services)
-    services.answers = LocalAnswers(answers, runner)
+    services.jobs = LocalAnswers(answers, runner)
     spec.setup(reports.claims)
     _read_jobs(sock, wake_r, answers, runner, reports)
     answers.drain(spec.drain_seconds)

@@ -92,7 +92,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         guard=guard,
     )
     queue = AnswerQueue(capacity=settings.answer_queue, durability=outbox)
-    services.answers = LocalAnswers(queue, JobRunner(services))
+    services.jobs = LocalAnswers(queue, JobRunner(services))
     return services
 
 
@@ -208,7 +208,7 @@ class ProductionServer(BaseApplication):
 
 
 def _start_resumer(services: Services, settings: Settings) -> None:
-    answers, clients = services.answers, services.clients
+    answers, clients = services.jobs, services.clients
     if not isinstance(answers, LocalAnswers) or clients is None:
         return
     queue = answers.queue
@@ -229,10 +229,10 @@ def _post_fork(services: Services, settings: Settings) -> Callable[[Any, Any], N
     def hook(_server: Any, worker: Any) -> None:
         # Connections must not be shared across fork(); each worker opens its own.
         services.engine.dispose(close=False)
-        local = services.answers
+        local = services.jobs
         assert isinstance(local, LocalAnswers)
         # First, while this worker has one thread: its answers run in their own process.
-        services.answers = start_answer_process(
+        services.jobs = start_answer_process(
             services,
             local,
             drain_seconds=settings.drain_seconds,

@@ -53,8 +53,6 @@ class Services:
     events: EventLedger
     digest: DigestCommands | None = None
     rng: random.Random = field(default_factory=random.Random)
-    # Where acks hand their answers (bot.jobs); None: threads of this process.
-    answers: Answers | None = None
     # A team's Web API client for answers, outside any request (bot.resume.team_clients).
     clients: Callable[[str], WebClient | None] | None = None
     response_urls: ResponseUrlPolicy = field(default_factory=ResponseUrlPolicy)
@@ -62,18 +60,14 @@ class Services:
     today: Callable[[], date] = date.today
     review_every: int | None = None  # None: config/freshness.yaml
     guard: DatabaseGuard | None = None
+    # Where acks hand their answers over (bot.jobs): threads of this process, unless
+    # replaced (the HTTP server's: its queue and outbox, then each worker's answer process).
+    jobs: Answers = field(init=False)
 
     def __post_init__(self) -> None:
         if self.guard is None:
             self.guard = DatabaseGuard(self.engine)
-        if self.answers is None:
-            self.answers = LocalAnswers(AnswerQueue(), JobRunner(self))
-
-    @property
-    def jobs(self) -> Answers:
-        """Where acks hand their answers over."""
-        assert self.answers is not None
-        return self.answers
+        self.jobs = LocalAnswers(AnswerQueue(), JobRunner(self))  # threads start on first use
 
     @property
     def db(self) -> DatabaseGuard:
