@@ -21,7 +21,7 @@ def test_defaults_and_normalisation() -> None:
     assert settings.api_url == "http://127.0.0.1:9/api/"
     assert settings.database_url == "postgresql+psycopg://u@h/db"
     assert (settings.port, settings.web_concurrency, settings.claims_dir) == (3000, 2, None)
-    assert settings.digest_config is None
+    assert settings.digest_config is None and settings.reload_seconds == 30
     assert TOKEN not in repr(settings) and SECRET not in repr(settings)
 
 
@@ -31,8 +31,10 @@ def test_paths_and_numbers_come_from_the_environment(tmp_path: Path) -> None:
         "AI_RACE_DIGEST_CONFIG": str(tmp_path / "digest.yaml"),
         "PORT": "8080",
         "WEB_CONCURRENCY": "4",
+        "AI_RACE_RELOAD_SECONDS": "5",
     }
     settings = load_settings(env, require_slack=False)
+    assert settings.reload_seconds == 5
     assert settings.claims_dir == tmp_path / "claims"
     assert settings.digest_config == tmp_path / "digest.yaml"
     assert (settings.port, settings.web_concurrency, settings.bot_token) == (8080, 4, None)
@@ -51,6 +53,7 @@ def test_paths_and_numbers_come_from_the_environment(tmp_path: Path) -> None:
         ({"SLACK_API_URL": "slack.com"}, False, "SLACK_API_URL is malformed"),
         ({**SERVE, "PORT": "http"}, True, "PORT is malformed: expected a number from 1 to 65535"),
         ({"WEB_CONCURRENCY": "0"}, False, "WEB_CONCURRENCY is malformed"),
+        ({"AI_RACE_RELOAD_SECONDS": "0.5"}, False, "AI_RACE_RELOAD_SECONDS is malformed"),
         ({"DATABASE_URL": "garbage"}, False, "DATABASE_URL is malformed: expected sqlite:///"),
         ({"DATABASE_URL": "mysql://x"}, False, "DATABASE_URL uses 'mysql', which is not supp"),
     ],
