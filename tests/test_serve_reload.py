@@ -112,7 +112,8 @@ def test_a_claim_change_is_served_by_every_answering_process(
     for _ in range(3 * WORKERS):
         answer = command(target, mock, "chip export rules")
         assert NEW_TITLE in json.dumps(answer) and OLD_TITLE not in json.dumps(answer)
-        assert _health(app)["claims"] == 3  # the count the worker's answer process reported
+        # The count the worker's answer process reported, just after it logged the patch.
+        wait_until("/healthz counts the added claim", lambda: _health(app)["claims"] == 3, 10)
     assert NEW_TITLE in _wrong_form_title(target, mock, answer)
 
     home = {"type": "app_home_opened", "user": "U55", "channel": "D1", "tab": "home"}
