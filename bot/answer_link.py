@@ -36,8 +36,10 @@ class _Link:
     takes it at once (the usual case: a job is a few hundred bytes); only
     what the socket cannot take now waits for the sender thread, so an ack
     never blocks on the answer process and rarely wakes another thread.
-    A reader thread counts the answer process's "done" reports and keeps the
-    claim count it reports (its claim watcher's, for ``/healthz``).
+    A reader thread counts the answer process's "done" reports, which come
+    in batches (:data:`bot.answer_process.REPORT_EVERY_S`) so that it seldom
+    wakes during an ack, and keeps the claim count it reports (its claim
+    watcher's, for ``/healthz``).
     """
 
     def __init__(self, sock: socket.socket, pid: int, owner: AnswerProcess) -> None:
@@ -101,7 +103,7 @@ class _Link:
                     if "claims" in report:
                         self.owner.claims_now = int(report["claims"])
                     else:
-                        self.owner.done(self, str(report.get("done", "")))
+                        self.owner.done(self, [str(key) for key in report.get("done", [])])
         except (OSError, ValueError) as exc:
             log.warning("answer process %d: bad report (%s)", self.pid, type(exc).__name__)
         finally:
@@ -159,9 +161,9 @@ class AnswerProcess:
     def claims(self) -> int:
         return self.claims_now
 
-    def done(self, link: _Link, key: str) -> None:
+    def done(self, link: _Link, keys: list[str]) -> None:
         with self._lock:
-            link.outstanding.discard(key)
+            link.outstanding.difference_update(keys)
 
     def lost(self, link: _Link) -> None:
         with self._lock:

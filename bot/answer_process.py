@@ -72,6 +72,16 @@ log = logging.getLogger(__name__)
 
 NICE = 10
 """How much lower the answer process's priority is: the kernel runs a ready ack first."""
+REPORT_EVERY_S = 0.05
+"""How often, at most, the answer process tells its worker which answers are done.
+
+Every report wakes the worker's reader thread, which takes the GIL from the
+ack that is running, if any. One report per answer did that a few hundred
+times a second under load, often in the middle of an ack (BENCHMARKS.md,
+issue 11). Batched, an answer counts as pending in the worker up to this much
+longer: its "busy" bound is stricter by the answers finished meanwhile (at
+a few hundred answers a second, a dozen or so of the default 200).
+"""
 RESTART_PAUSE_S = 1.0
 """An answer process that dies this soon after it started is restarted after this pause."""
 UNBOUNDED = 1 << 30
@@ -268,24 +278,57 @@ def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
     spec.setup(reports.claims)
     _read_jobs(sock, wake_r, answers, runner, reports)
     answers.drain(spec.drain_seconds)
+    reports.close()
     return 0
 
 
 class _Reports:
-    """Tells the worker each answer it handed over is done, and the claim count (JSON lines)."""
+    """Tells the worker which answers it handed over are done, and the claim count (JSON lines).
 
-    def __init__(self, sock: socket.socket) -> None:
+    Done answers go in batches: one line ``{"done": [key, ...]}`` at most every
+    :data:`REPORT_EVERY_S`, sent by a thread of its own, so no answer thread
+    waits on the socket.
+    """
+
+    def __init__(self, sock: socket.socket, every: float = REPORT_EVERY_S) -> None:
         self.sock = sock
-        self.lock = threading.Lock()
+        self.every = every
+        self.lock = threading.Lock()  # one line at a time on the socket
+        self._keys: list[str] = []
+        self._more = threading.Condition()
+        self._closing = threading.Event()
+        self._sender = threading.Thread(target=self._send_done, name="answer-reports", daemon=True)
+        self._sender.start()
 
     def done(self, answer: Answer) -> None:
-        self._send({"done": answer.key})
+        with self._more:
+            self._keys.append(answer.key)
+            self._more.notify()
 
     def claims(self, count: int) -> None:
         """The catalog answers are given from now has ``count`` claims (at start, on a reload)."""
-        self._send({"claims": count})
+        self._write({"claims": count})
 
-    def _send(self, report: dict[str, Any]) -> None:
+    def close(self) -> None:
+        """Send what is left now, and stop."""
+        self._closing.set()
+        with self._more:
+            self._more.notify()
+        self._sender.join(STOP_MARGIN_S)
+
+    def _send_done(self) -> None:
+        while True:
+            with self._more:
+                while not self._keys and not self._closing.is_set():
+                    self._more.wait()
+                if not self._keys:
+                    return
+            self._closing.wait(self.every)  # gather what else finishes meanwhile
+            with self._more:
+                keys, self._keys = self._keys, []
+            self._write({"done": keys})
+
+    def _write(self, report: dict[str, Any]) -> None:
         line = json.dumps(report).encode() + b"\n"
         # OSError: the worker is gone, and nobody is counting.
         with self.lock, contextlib.suppress(OSError):

@@ -8,17 +8,20 @@ process must take over the answers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import socket
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bot.answer_process import NICE
-from bot.answers import BUSY_TEXT
+from bot.answer_process import NICE, _Reports
+from bot.answers import BUSY_TEXT, Answer
+from bot.core.blocks import notice_message
 from tests.support.app_server import SIGNING_SECRET, RunningApp, children, running_app
 from tests.support.mock_slack import MockSlack
 from tests.support.polling import wait_until
@@ -82,3 +85,44 @@ def test_answers_run_in_a_lower_priority_process_that_is_replaced_when_killed(
         )
         assert f"answer process {answering} exited" in app.log()
         assert "Traceback" not in app.log()
+
+
+def _answer(key: str) -> Answer:
+    return Answer(lambda: notice_message("done"), delivery=None, key=key)  # type: ignore[arg-type]
+
+
+def test_done_reports_reach_the_worker_in_batches() -> None:
+    """Three answers finished together are one line, not three wake-ups of the worker."""
+    worker_end, answer_end = socket.socketpair()
+    with worker_end, answer_end:
+        reports = _Reports(answer_end, every=60.0)
+        for key in ("a", "b", "c"):
+            reports.done(_answer(key))
+        worker_end.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            worker_end.recv(4096)  # still gathering: nothing sent yet
+        reports.close()  # stopping: what is left goes at once
+        worker_end.settimeout(5)
+        assert worker_end.recv(4096) == b'{"done": ["a", "b", "c"]}\n'
+
+
+def test_answers_reported_done_free_the_workers_queue(tmp_path: Path) -> None:
+    """With room for one answer, each next command is accepted once the last one is done."""
+    database = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    keys = (f"one-at-a-time-{n}" for n in itertools.count())
+    with (
+        MockSlack() as mock,
+        running_app(mock.base_url, database, tmp_path, workers=1, AI_RACE_ANSWER_QUEUE="1") as app,
+    ):
+        for _ in range(3):
+            key = ""
+
+            def accepted() -> bool:
+                nonlocal key
+                key = next(keys)
+                status, ack, _ = _command(app, mock.response_url(key))
+                assert status == 200
+                return ack == b""  # "busy" until the worker hears the last answer is done
+
+            wait_until("a command is accepted", accepted, context=app.log)
+            mock.response_to(key)
