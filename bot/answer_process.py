@@ -4,8 +4,14 @@ Why: answer work (matching, rendering, posting) in threads of the web worker
 took the GIL from the request threads that send acks, and on a small machine
 the CPU too; lowering a thread's priority made it worse, because a
 descheduled thread holding the GIL stalls every ack (BENCHMARKS.md, issue 11).
-In a process of its own, at ``nice`` +:data:`NICE`, an answer neither holds the
-web worker's GIL nor wins a core from an ack.
+In a process of its own, an answer neither holds the web worker's GIL nor
+wins a core from an ack: it runs under ``SCHED_IDLE`` (and at ``nice``
++:data:`NICE`, what counts where there is no ``SCHED_IDLE``). At ``nice`` +10
+alone, Linux's scheduler (EEVDF) let a running answer finish its time slice
+before a woken ack thread got the core: 1-3 ms, several times per 200 acks
+at 1 client. Under ``SCHED_IDLE`` any ordinary thread that wakes takes the
+core at once. The cost: while the web workers keep every core busy, answers
+wait; their queue stays bounded, so acks then say "busy" (BENCHMARKS.md).
 
 Topology, per gunicorn worker (not one shared by all workers, so that a
 worker's bounded queue, drain and restart stay its own business and gunicorn
@@ -71,7 +77,7 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 NICE = 10
-"""How much lower the answer process's priority is: the kernel runs a ready ack first."""
+"""The answer process's nice value above its worker's (its policy is ``SCHED_IDLE`` too)."""
 REPORT_EVERY_S = 0.05
 """How often, at most, the answer process tells its worker which answers are done.
 
@@ -261,6 +267,7 @@ def _exited(pid: int) -> bool:
 def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
     """The answer process: read jobs until end of file or SIGTERM, then drain and exit."""
     os.nice(NICE)
+    _idle_priority()
     wake_r, wake_w = _wakeup_pipe()
     _handle_signals(wake_w, children=False)
     services = spec.services
@@ -280,6 +287,12 @@ def _serve_answers(sock: socket.socket, spec: _ChildSpec) -> int:
     answers.drain(spec.drain_seconds)
     reports.close()
     return 0
+
+
+def _idle_priority() -> None:
+    """``SCHED_IDLE`` for this process (its threads all start later): see the module docstring."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the nice value stays
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 class _Reports:

@@ -61,10 +61,12 @@ def test_answers_run_in_a_lower_priority_process_that_is_replaced_when_killed(
         assert _command(app, mock.response_url("before"))[:2] == (200, b"")
         mock.wait_for("response", 1, timeout=10)
         worker, supervisor, [answering] = _answer_process(app)
-        # The kernel prefers the worker's acks to the answer work.
+        # The kernel prefers the worker's acks to the answer work, and gives them its core at once.
         assert os.getpriority(os.PRIO_PROCESS, answering) == (
             os.getpriority(os.PRIO_PROCESS, worker) + NICE
         )
+        assert os.sched_getscheduler(answering) == os.SCHED_IDLE
+        assert os.sched_getscheduler(worker) == os.SCHED_OTHER
 
         os.kill(answering, signal.SIGKILL)
         status, ack, elapsed = _command(app, mock.response_url("during"))
