@@ -148,6 +148,8 @@ def test_edge_cases_load_as_pyyaml_loads_them(text: str) -> None:
 def test_recursive_and_aliased_nodes_keep_pyyaml_identity() -> None:
     shared = yaml.load("a: &l [1]\nb: *l\n", Loader=SafeLoader)
     assert shared["a"] is shared["b"]
+    dates = yaml.load("a: &d 2024-08-12\nb: *d\nc: &s text\nd: [*s]\n", Loader=SafeLoader)
+    assert dates["a"] is dates["b"] and dates["c"] is dates["d"][0]
     looped = yaml.load("&r [*r]\n", Loader=SafeLoader)
     assert looped[0] is looped
     mapping = yaml.load("&m {k: *m}\n", Loader=SafeLoader)

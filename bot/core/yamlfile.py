@@ -55,22 +55,23 @@ class _Unusual(Exception):
 def _plain(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
     """The object PyYAML's safe constructor builds from ``node``, for plain documents only.
 
-    Raises _Unusual for anything else: a node reached twice (an alias: PyYAML
-    would give the same object, or refuse a recursive one), a tag other than
-    str, seq, map and the scalars above, a mapping key that is not a plain
-    string (merge keys ``<<`` and ``=`` have their own tags; a non-string key
-    may collide with another once built), a key given twice (our loader
-    refuses it with its line). Any other exception also means "let PyYAML
-    decide": the caller then runs PyYAML's constructor on the same nodes,
-    which this function never modified.
+    Raises _Unusual for anything else: a node other than a string reached
+    twice (an alias: PyYAML gives the same object, or refuses a recursive
+    one; for a string both give ``node.value`` itself), a tag other than str,
+    seq, map and the scalars above, a mapping key that is not a plain string
+    (merge keys ``<<`` and ``=`` have their own tags; a non-string key may
+    collide with another once built), a key given twice (our loader refuses
+    it with its line). Any other exception also means "let PyYAML decide":
+    the caller then runs PyYAML's constructor on the same nodes, which this
+    function never modified.
     """
+    tag, kind = node.tag, type(node)
+    if kind is ScalarNode and tag == _STR:  # most nodes: checked first
+        return node.value
     if id(node) in seen:
         raise _Unusual
     seen.add(id(node))
-    tag, kind = node.tag, type(node)
     if kind is ScalarNode:
-        if tag == _STR:
-            return node.value
         if tag not in _SCALARS:
             raise _Unusual
         return loader.yaml_constructors[tag](loader, node)
@@ -80,9 +81,8 @@ def _plain(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
         raise _Unusual
     mapping = {}
     for key_node, value_node in node.value:
-        if type(key_node) is not ScalarNode or key_node.tag != _STR or id(key_node) in seen:
+        if type(key_node) is not ScalarNode or key_node.tag != _STR:
             raise _Unusual
-        seen.add(id(key_node))
         mapping[key_node.value] = _plain(loader, value_node, seen)
     if len(mapping) != len(node.value):
         raise _Unusual  # a duplicate key: construct_mapping below reports it
