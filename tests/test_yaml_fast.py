@@ -24,7 +24,9 @@ from bot.core.yamlfile import SafeLoader, YamlSyntaxError, parse_yaml
 
 
 class PyYamlLoader(SafeLoader):
-    """Our loader (duplicate keys refused) with PyYAML's own constructor only."""
+    """Our loader (duplicate keys refused) with PyYAML's own resolver and constructor."""
+
+    resolve = yaml.resolver.BaseResolver.resolve
 
     def construct_document(self, node: yaml.Node) -> Any:
         return yaml.constructor.BaseConstructor.construct_document(self, node)
@@ -77,6 +79,10 @@ EDGE_CASES = [
     # integers: decimal, octal, hex, binary, sexagesimal, underscores, signs
     "a: 0o17\nb: 017\nc: 0x1f\nd: 0b101\ne: 1_000\nf: -42\ng: +7\nh: 190:20:30\ni: 0\nj: '12'",
     "a: 0x_\nb: 0b\n",
+    "a: 12345678901234567890123456789012345678901234567890\nb: '12345678901234567890'\n",
+    "[12, '12', 12, \"12\", !!str 12, 2024-01-01, '2024-01-01', yes, 'yes', yes]",
+    "a: 1.23456789012345678901234567890123456789012345678e+3\n"
+    "b: 0o1234567012345670123456701234567012345670\n",
     # floats: exponents, .inf, .nan, sexagesimal, underscores
     "a: 1.5\nb: -.inf\nc: .Inf\nd: .NaN\ne: 6.8523015e+5\nf: 685_230.15\ng: 190:20:30.15\nh: 1e3\n",
     "[.5, +.inf, -1.0, 1., '1.0']",

@@ -48,6 +48,13 @@ _SCALARS = frozenset(
 )
 
 
+# Tags of short plain scalars (keys, enum values, dates): PyYAML's resolver
+# tries its regular expressions on every one, ~80 times per claim file.
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_MAX, _PLAIN_SHORT = 10_000, 40
+_resolve = yaml.resolver.BaseResolver.resolve
+
+
 class _Unusual(Exception):
     """The document needs PyYAML's general constructor (alias, merge key, other tag...)."""
 
@@ -96,6 +103,22 @@ class SafeLoader(_BaseLoader):
     Only the constructor is Python (libyaml still parses), and the duplicate
     check is one dict per mapping, so the fast path stays fast.
     """
+
+    def resolve(self, kind: type, value: str | None, implicit: Any) -> str:
+        """PyYAML's tag for a node (this loader has no path resolvers), remembered for
+        short plain scalars: with no path resolver, their tag depends on the text alone,
+        and a quoted scalar is a string."""
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return _resolve(self, kind, value, implicit)
+        if not implicit[0]:
+            return _STR
+        assert value is not None
+        tag = _PLAIN_TAGS.get(value) if len(value) <= _PLAIN_SHORT else None
+        if tag is None:
+            tag = _resolve(self, kind, value, implicit)
+            if len(value) <= _PLAIN_SHORT and len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                _PLAIN_TAGS[value] = tag
+        return tag
 
     def construct_document(self, node: yaml.Node) -> Any:
         try:
