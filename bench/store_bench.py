@@ -4,6 +4,9 @@ For each N (a generated store, see make_store.py), each step in a fresh process:
 
 * **cold**: ``load_catalog`` (validate + index) with an empty parse cache;
 * **warm**: the same with the cache the cold step left (a restart);
+* **parse** (not run by default): ``validate_dir`` alone with an empty parse
+  cache of its own: the cold load's file parsing (the parse workers) and the
+  store's checks, without the index;
 * **reload one file**: a loaded ``CatalogHolder``, one claim file overwritten
   in place, then ``reload_if_changed()`` timed (wall and CPU) until the new
   text is served, and whether it patched the catalog or loaded it whole;
@@ -63,6 +66,14 @@ import json, os, resource, sys, time
 from pathlib import Path
 from typing import IO
 t0, c0 = time.perf_counter(), time.process_time()
+if sys.argv[2] == "parse":
+    from bot.core.store import validate_dir
+    store, problems = validate_dir(Path(sys.argv[1]))
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"load_s": time.perf_counter() - t0, "load_cpu_s": time.process_time() - c0,
+                      "parse_workers_cpu_s": kids.ru_utime + kids.ru_stime,
+                      "claims": len(store or ()), "problems": len(problems)}))
+    sys.exit()
 from bot.core.catalog import CatalogHolder, load_catalog
 catalog = load_catalog(Path(sys.argv[1]))
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -257,8 +268,9 @@ def _server(
 
 STEPS = ("cold", "warm", "reload", "server")
 # server-cold: the server started on an empty cache (a new dyno's disk); server-reload:
-# the warm server, then one claim file changed (PSS once every process reloaded it).
-EXTRA_STEPS = ("server-cold", "server-reload")
+# the warm server, then one claim file changed (PSS once every process reloaded it);
+# parse: validate_dir alone on an empty cache (the parse workers' share of a cold load).
+EXTRA_STEPS = ("server-cold", "server-reload", "parse")
 
 
 def bench_size(
@@ -288,6 +300,8 @@ def bench_size(
                 result[step] = _server(
                     directory, cache, workers, queries, reload_path=path, watchers=watchers
                 )
+            elif step == "parse":
+                result[step] = _step(directory, Path(tmp) / "parse-cache", "parse")
             else:
                 result[step] = _step(directory, cache, "reload" if step == "reload" else "load")
     return result
