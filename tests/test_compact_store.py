@@ -224,9 +224,10 @@ def test_worker_processes_parse_like_this_process(
 # Loads a store with two workers in a fresh process, every parse_one call
 # recorded with its process id: a forked worker inherits the recording
 # parse_one, a fresh interpreter does not. "thread": another thread is alive;
-# "failing": parse_one fails outside this process (a worker that breaks).
+# "failing": parse_one fails outside this process (a worker that breaks);
+# "signal": this process handles SIGTERM, and each worker gets one.
 _WORKERS = """
-import hashlib, json, os, sys, threading
+import hashlib, json, os, signal, sys, threading
 from pathlib import Path
 import bot.core.claim_load as load
 from bot.core.store import validate_dir
@@ -238,7 +239,15 @@ def recorded(path):
         handle.write(f"{os.getpid()}\\n")
     if sys.argv[3] == "failing" and os.getpid() != parent:
         raise RuntimeError("this worker breaks")
+    if sys.argv[3] == "signal" and os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
     return real(path)
+
+def handled(signum, frame):
+    with log.open("a") as handle:
+        handle.write(f"{-os.getpid()}\\n")  # negative: the parent's handler ran here
+
+signal.signal(signal.SIGTERM, handled)
 
 load.parse_one, load.PARALLEL_MIN = recorded, 2
 if sys.argv[3] == "thread":
@@ -249,7 +258,7 @@ print(json.dumps([parent, len(store), hashlib.sha256(bodies).hexdigest(), len(pr
 """
 
 
-@pytest.mark.parametrize("mode", ["alone", "thread", "failing"])
+@pytest.mark.parametrize("mode", ["alone", "thread", "failing", "signal"])
 def test_workers_fork_only_without_other_threads(tmp_path: Path, mode: str) -> None:
     directory = tmp_path / "claims"
     shutil.copytree(REPO_CLAIMS, directory)
@@ -272,9 +281,13 @@ def test_workers_fork_only_without_other_threads(tmp_path: Path, mode: str) -> N
         assert len(pids) == 2 and parent not in pids and pids.total() == len(expected)
     elif mode == "thread":  # fresh interpreters, which know nothing of the recording
         assert pids == Counter()
-    else:  # each forked worker failed on its first file; this process parsed them all
+    elif mode == "failing":  # each forked worker failed on its first file: parsed here
         assert pids[parent] == len(expected) and pids.total() == len(expected) + 2
         assert done.stderr.count("RuntimeError: this worker breaks") == 2
+    else:  # SIGTERM ended each forked worker, not the parent's handler: parsed here
+        assert pids[parent] == len(expected) and pids.total() == len(expected) + 2
+        assert min(pids) > 0  # the handler never ran (it records a negative pid)
+        assert "exit -15" in done.stderr
 
 
 # ------------------------------------------------------------ the saved store

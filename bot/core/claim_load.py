@@ -26,6 +26,7 @@ import gc
 import hashlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -189,6 +190,7 @@ def _forked_worker(part: Sequence[Path], out: Path) -> NoReturn:
     """
     code = 1
     try:
+        _fresh_signals()
         gc.freeze()
         _write(map(parse_one, part), out)
         code = 0
@@ -196,6 +198,20 @@ def _forked_worker(part: Sequence[Path], out: Path) -> NoReturn:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _fresh_signals() -> None:
+    """Signals as a fresh interpreter has them: the parent's handlers are not a worker's.
+
+    A SIGTERM to the process group must end the worker, not run a copy of the
+    parent's handler (a server's "stop soon" flag would keep it parsing), and
+    a signal must not wake the parent through its inherited wake-up pipe.
+    """
+    signal.set_wakeup_fd(-1)
+    for signum in signal.valid_signals():
+        if callable(signal.getsignal(signum)):  # a Python handler, not SIG_DFL / SIG_IGN
+            fresh = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+            signal.signal(signum, fresh)
 
 
 def _collect(part: Sequence[Path], process: _Process | None, out: Path) -> Iterator[Parsed]:
