@@ -421,11 +421,18 @@ class CandidateFinder:
                 pos = np.searchsorted(postings, ordered)
                 inside = pos < end - start
                 found = np.flatnonzero(inside)[postings[pos[inside]] == ordered[inside]]
-                for row in found.tolist():
-                    at = start + int(pos[row])
-                    strength = float(index.post_weight[at]) * penalty
-                    held = best[int(order[row])]
+                if not found.size:
+                    continue
+                at = pos[found]  # within this term's slice (a patched index has no flat arrays)
+                # float64 before the product: the same double as float(weight) * penalty.
+                weights = index.post_weight[start:end][at].astype(np.float64)
+                strengths = (weights * penalty).tolist()
+                fields = index.post_field[start:end][at].tolist()
+                term = index.display[tid]
+                for row, strength, field_kind in zip(
+                    order[found].tolist(), strengths, fields, strict=True
+                ):
+                    held = best[row]
                     if u not in held or strength > held[u].strength:
-                        field_kind = FieldKind(int(index.post_field[at]))
-                        held[u] = Hit(unit.word, index.display[tid], field_kind, kind, strength)
+                        held[u] = Hit(unit.word, term, FieldKind(field_kind), kind, strength)
         return [tuple(held[u] for u in sorted(held)) for held in best]

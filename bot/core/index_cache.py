@@ -140,7 +140,9 @@ def _assemble(size: int, arrays: dict[str, np.ndarray]) -> tuple[TermIndex, Clai
         raise ValueError("saved for a store of another size")
     if codes.dtype != np.int8:
         raise ValueError("vectors of another type")
-    return index, ClaimVectors(codes, scales)
+    # Plain arrays over the mapped pages, as TermIndex.from_state keeps its own:
+    # every query gathers a few hundred rows, and memmap's indexing costs more.
+    return index, ClaimVectors(np.asarray(codes), np.asarray(scales))
 
 
 def _build(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -28,7 +28,7 @@ from bot.core.candidates import CandidateFinder, Proposal, Unit
 from bot.core.confidence import FEATURES, Feature, closest_in_meaning, probability
 from bot.core.escape import searchable
 from bot.core.index import TermIndex
-from bot.core.match_types import Match, SearchResult
+from bot.core.match_types import Hit, Match, SearchResult
 from bot.core.matching_config import MatchingConfig, Thresholds
 from bot.core.semantic import ClaimVectors, Embedder
 from bot.core.store import ClaimStore
@@ -102,6 +102,9 @@ class Candidates:
     coverage: np.ndarray
     words: np.ndarray  # coverage plus tf bonus (``Proposal.words``)
     phrases: list[str | None]
+    # What each reranked row's claim explains (``CandidateFinder.hits_of``),
+    # kept so that an answer does not search the postings for them again.
+    hits: dict[int, tuple[Hit, ...]] = field(default_factory=dict)
 
     def words_rank(self) -> np.ndarray:
         """The words' order of the claims: coverage, tf bonus and phrase, rounded for ties."""
@@ -175,8 +178,9 @@ class Judge:
         features[:, FEATURES.index(Feature.COSINE)] = cosine
         features[:, FEATURES.index(Feature.CLOSEST_MEANING)] = closest_in_meaning(cosine)
         features[:, FEATURES.index(Feature.SHORTNESS)] = 1.0 / len(units)
-        phrases = self._rerank(query_words, units, indices, features, proposal.words)
-        return Candidates(units, indices, features, cosine, coverage, proposal.words, phrases)
+        phrases, hits = self._rerank(query_words, units, indices, features, proposal.words)
+        words = proposal.words
+        return Candidates(units, indices, features, cosine, coverage, words, phrases, hits)
 
     def _rerank(
         self,
@@ -185,10 +189,10 @@ class Judge:
         indices: np.ndarray,
         features: np.ndarray,
         words: np.ndarray,
-    ) -> list[str | None]:
+    ) -> tuple[list[str | None], dict[int, tuple[Hit, ...]]]:
         """Costlier features for the best few claims by words and by a first estimate.
 
-        Returns the phrase each reranked claim matched.
+        Returns the phrase each reranked claim matched, and each one's hits.
 
         Fills ``phrase``, ``rest_cosine``, ``closest_meaning`` and
         ``names_only`` in place.
@@ -202,15 +206,21 @@ class Judge:
         order = np.union1d(by_words, by_estimate)
         folded = " ".join(query_words)[:300]
         unit_vectors = self.embedder.embed_words([u.word for u in units])
-        all_hits = self.finder.hits_of(indices[order], units)
-        for row, claim_hits in zip(order.tolist(), all_hits, strict=True):
+        # Most reranked claims explain the same query words: one rest vector each.
+        rest_vectors: dict[frozenset[str], np.ndarray | float] = {}
+        reranked = order.tolist()
+        all_hits = dict(zip(reranked, self.finder.hits_of(indices[order], units), strict=True))
+        for row, claim_hits in all_hits.items():
             index = int(indices[row])
             closeness, phrases[row] = self._phrase_bonus(index, folded)
             features[row, FEATURES.index(Feature.PHRASE)] = closeness
             hits = [h for h in claim_hits if h.strength >= EXPLAINED]
             explained = {hit.query_word for hit in hits}
+            rest = frozenset(explained)
+            if rest not in rest_vectors:
+                rest_vectors[rest] = self._rest_vector(units, explained, unit_vectors)
             features[row, FEATURES.index(Feature.REST_COSINE)] = self._rest_cosine(
-                index, units, explained, unit_vectors
+                index, rest_vectors[rest]
             )
             names = self._names(index)
             topical = any(stem(h.term) not in names for h in hits)
@@ -222,7 +232,7 @@ class Judge:
             if names_only:  # a contained "jensen huang" is the name again, not a phrase
                 features[row, FEATURES.index(Feature.PHRASE)] = 0.0
                 phrases[row] = None
-        return phrases
+        return phrases, all_hits
 
     def _claim_names(self, index: int) -> frozenset[str]:
         """Terms of a claim's entities and speaker (name, role, organisation): who, not what."""
@@ -251,10 +261,11 @@ class Judge:
             return max(closeness, 0.9), longest
         return closeness, (best[0] if best and closeness >= 0.9 else None)
 
-    def _rest_cosine(
-        self, index: int, units: Sequence[Unit], explained: set[str], vectors: np.ndarray
-    ) -> float:
-        """Cosine of the query words this claim does not explain with the claim."""
+    @staticmethod
+    def _rest_vector(
+        units: Sequence[Unit], explained: set[str], vectors: np.ndarray
+    ) -> np.ndarray | float:
+        """The weighted unit vector of the query words not ``explained``; 1.0 or 0.0 without."""
         rest = [i for i, unit in enumerate(units) if unit.word not in explained]
         if not rest:
             return 1.0
@@ -263,7 +274,18 @@ class Judge:
         norm = float(np.linalg.norm(vector))
         if norm == 0:
             return 0.0
-        return float(self.vectors.cosine(vector / norm, np.array([index]))[0])
+        return vector / norm
+
+    def _rest_cosine(self, index: int, rest: np.ndarray | float) -> float:
+        """Cosine of the query words this claim does not explain (``_rest_vector``) with it.
+
+        One claim at a time: numpy's product of several rows can differ from
+        one row's in the last bit, and the feature must not depend on which
+        other claims were reranked.
+        """
+        if isinstance(rest, float):
+            return rest
+        return float(self.vectors.cosine(rest, np.array([index]))[0])
 
     # ---------------------------------------------------------------- decide
     def decide(self, query: str, found: Candidates, limit: int, offset: int) -> SearchResult:
@@ -286,15 +308,18 @@ class Judge:
             best = np.argsort(-chance, kind="stable")[:2].tolist()
             near = [self.store.claim_at(int(found.indices[r])).title for r in best]
             return SearchResult(query, (), self.suggest(query, found.units, near=near), words)
-        words_rank = found.words_rank()
-        rows.sort(key=lambda r: (-words_rank[r], -chance[r], self.store.ids[int(found.indices[r])]))
-        floor = max(chance[r] for r in rows) * self.config.thresholds.relative_to_best
+        # Python lists, not numpy scalars, in the sort key: up to 300 rows, each
+        # key read three values (the same floats, so the same order).
+        words_rank, chances = found.words_rank().tolist(), chance.tolist()
+        by_words, claims, ids = lexical.tolist(), found.indices.tolist(), self.store.ids
+        rows.sort(key=lambda r: (-words_rank[r], -chances[r], ids[claims[r]]))
+        floor = max(chances[r] for r in rows) * self.config.thresholds.relative_to_best
         coverage = found.coverage
-        kept = [r for r in rows if chance[r] >= floor or lexical[r]]
+        kept = [r for r in rows if chances[r] >= floor or by_words[r]]
         # Only the page shown becomes Match objects: each reads and validates its
         # claim, and a common word can pass hundreds of claims at 100,000.
         matches = tuple(
-            self._match(found, r, float(chance[r]), float(coverage[r]), not lexical[r])
+            self._match(found, r, chances[r], float(coverage[r]), not by_words[r])
             for r in kept[offset : offset + limit]
         )
         return SearchResult(query, matches, (), words)
@@ -303,11 +328,12 @@ class Judge:
         self, found: Candidates, row: int, chance: float, coverage: float, by_meaning: bool
     ) -> Match:
         index = int(found.indices[row])
+        hits = found.hits.get(row)
         return Match(
             self.store.claim_at(index),
             round(chance, 4),
             round(coverage, 4),
-            self.finder.hits(index, found.units),
+            self.finder.hits(index, found.units) if hits is None else hits,
             found.phrases[row],
             similarity=round(float(found.cosine[row]), 4),
             confidence=self.config.confidence.word(chance),
