@@ -84,11 +84,10 @@ class Matcher:
             index, self._vectors = load_or_build(
                 store, self.analyzer, self.config.synonyms, self._embedder
             )
+        elif index.size != len(store):
+            raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
         else:
-            if index.size != len(store):
-                raise ValueError(f"index of {index.size} claims for a store of {len(store)}")
-            meanings = [] if vectors is not None else [meaning_text(c) for c in store]
-            self._vectors = vectors or claim_vectors(self._embedder, meanings)
+            self._vectors = vectors if vectors is not None else self._embed_claims(store)
         self.index = index
         self.finder = CandidateFinder(
             index,
@@ -105,6 +104,10 @@ class Matcher:
             self.config,
             self.analyzer,
         )
+
+    def _embed_claims(self, store: ClaimStore) -> ClaimVectors:
+        """Every claim's meaning text embedded: for an index given without its vectors."""
+        return claim_vectors(self._embedder, [meaning_text(c) for c in store])
 
     @property
     def size(self) -> int:
