@@ -274,3 +274,20 @@ def test_the_claim_most_about_the_words_outranks_many_shorter_ones(tmp_path: Pat
     cosine = dict(zip((matcher.store.ids[i] for i in found.indices), found.cosine, strict=True))
     assert cosine["huang-praises-rival"] < min(v for k, v in cosine.items() if k != real["id"])
     assert ids(matcher, "nvidia")[0] == "huang-praises-rival"
+
+
+def test_an_answer_explains_itself_as_its_claim_alone_would(seeds: Matcher) -> None:
+    """An answer's hits come from the rerank's batch look-up: the same as its claim's own.
+
+    The batch searches every term's postings for all reranked claims at once;
+    a claim's hits must not depend on which other claims were in the batch.
+    """
+    compared = 0
+    for query in _eval_queries():
+        units = seeds.analyse(query)
+        for match in seeds.search(query, limit=5).matches:
+            index = seeds.store.index_of(match.claim.id)
+            assert index is not None
+            assert match.hits == seeds.finder.hits(index, units), query
+            compared += bool(match.hits)
+    assert compared > 100
