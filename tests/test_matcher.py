@@ -291,3 +291,21 @@ def test_an_answer_explains_itself_as_its_claim_alone_would(seeds: Matcher) -> N
             assert match.hits == seeds.finder.hits(index, units), query
             compared += bool(match.hits)
     assert compared > 100
+
+
+def test_a_strength_counts_the_same_in_float32_and_float64() -> None:
+    """Matched words are counted on float32 postings or float64 look-ups alike.
+
+    The densely merged words' credit is added for the proposed claims only
+    (from float64 look-ups), the others' over their float32 postings: every
+    field weight times every typo penalty must fall on the same side of the
+    thresholds in both precisions.
+    """
+    from bot.core.candidates import FUZZY_PENALTY, _credit
+    from bot.core.match_types import FIELD_WEIGHT
+
+    for penalty in (1.0, *FUZZY_PENALTY.values()):
+        strengths = FIELD_WEIGHT * penalty
+        for weak in (0.5, 1.0):
+            single = _credit(strengths, weak)
+            assert single.tolist() == _credit(strengths.astype(np.float64), weak).tolist()
