@@ -309,3 +309,22 @@ def test_a_strength_counts_the_same_in_float32_and_float64() -> None:
         for weak in (0.5, 1.0):
             single = _credit(strengths, weak)
             assert single.tolist() == _credit(strengths.astype(np.float64), weak).tolist()
+
+
+def test_a_one_word_query_is_scored_as_every_claim_would_be(seeds: Matcher) -> None:
+    """One word to look up is scored on its own postings, as dense arrays would score it."""
+    finder = seeds.finder
+    compared = 0
+    for query in [*_eval_queries(), "deepseek", "deep seek", "hasabis"]:
+        units = seeds.analyse(query)
+        scored = [u for u in units if u.alternatives]
+        if len(scored) != 1:
+            continue
+        needed = 0.1 * sum(u.weight for u in units)
+        for weak in (0.5, 1.0):
+            fast = finder.score(units, needed, weak)
+            dense = finder._passing(finder._accumulate(scored, weak), needed)
+            for got, want in zip(fast[:4], dense, strict=True):
+                assert got.tolist() == want.tolist(), query
+        compared += 1
+    assert compared > 15
