@@ -121,13 +121,18 @@ class TermIndex:
         object.__setattr__(self, "buckets", buckets)
         surfaces = list(self.surface_term)
         counts, row = letter_table(surfaces), {w: i for i, w in enumerate(surfaces)}
-        letters = {n: counts[[row[w] for w in words]] for n, words in buckets.items()}
+        # One row per letter (27 x words): the query's gaps are summed row by
+        # row, ~10x faster than across each word's 27 short columns.
+        letters = {
+            n: np.ascontiguousarray(counts[[row[w] for w in words]].T)
+            for n, words in buckets.items()
+        }
         object.__setattr__(self, "letters", letters)
         object.__setattr__(self, "suggest_keys", sorted(self.suggest_display))
 
     post_weight: np.ndarray = dataclasses.field(init=False)  # float32 field weight
     buckets: dict[int, list[str]] = dataclasses.field(init=False)  # length -> key words
-    letters: dict[int, np.ndarray] = dataclasses.field(init=False)  # their letter counts
+    letters: dict[int, np.ndarray] = dataclasses.field(init=False)  # letter x word counts
     suggest_keys: list[str] = dataclasses.field(init=False)
 
     def typo_candidates(self, word: str, edits: int) -> list[str]:
@@ -142,8 +147,10 @@ class TermIndex:
         bucket = self.buckets.get(len(word), [])
         if not bucket:
             return bucket
-        gap = np.abs(self.letters[len(word)] - _letters([word])[0]).sum(axis=1)
-        return [bucket[i] for i in np.flatnonzero(gap <= 2 * edits).tolist()]
+        gap = self.letters[len(word)] - _letters([word])[0][:, None]
+        np.abs(gap, out=gap)
+        close = np.add.reduce(gap, axis=0, dtype=np.int16) <= 2 * edits  # <= both lengths: fits
+        return [bucket[i] for i in np.flatnonzero(close).tolist()]
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Claims holding term ``tid`` (sorted), with field weight and tf bonus."""
