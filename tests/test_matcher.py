@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from claim_factory import claim_data, write_store
 
+from bot.core.candidates import CandidateFinder, Unit
 from bot.core.catalog import load_catalog
 from bot.core.index import STATE_VERSION, TermIndex
 from bot.core.matcher import MAX_QUERY_WORDS, Matcher
+from bot.core.postings import best_rows, credit, lookup
 from bot.core.store import REPO_CLAIMS, load_store
 
 DATA = Path(__file__).parent / "data"
@@ -296,35 +298,63 @@ def test_an_answer_explains_itself_as_its_claim_alone_would(seeds: Matcher) -> N
 def test_a_strength_counts_the_same_in_float32_and_float64() -> None:
     """Matched words are counted on float32 postings or float64 look-ups alike.
 
-    The densely merged words' credit is added for the proposed claims only
-    (from float64 look-ups), the others' over their float32 postings: every
+    Common and densely merged words' credit is added for the proposed claims
+    only (from float64 look-ups), the others' over their float32 postings: every
     field weight times every typo penalty must fall on the same side of the
     thresholds in both precisions.
     """
-    from bot.core.candidates import FUZZY_PENALTY, _credit
+    from bot.core.candidates import FUZZY_PENALTY
     from bot.core.match_types import FIELD_WEIGHT
 
     for penalty in (1.0, *FUZZY_PENALTY.values()):
         strengths = FIELD_WEIGHT * penalty
         for weak in (0.5, 1.0):
-            single = _credit(strengths, weak)
-            assert single.tolist() == _credit(strengths.astype(np.float64), weak).tolist()
+            single = credit(strengths, weak)
+            assert single.tolist() == credit(strengths.astype(np.float64), weak).tolist()
 
 
-def test_a_one_word_query_is_scored_as_every_claim_would_be(seeds: Matcher) -> None:
-    """One word to look up is scored on its own postings, as dense arrays would score it."""
-    finder = seeds.finder
+def _reference_proposal(finder: CandidateFinder, units: list[Unit], weak: float) -> list[list]:
+    """``propose`` the plain way: every word added into arrays over every claim, in order."""
+    claims = np.arange(finder.index.size)
+    mass, boost, matched = (np.zeros(claims.size) for _ in range(3))
+    for unit in (u for u in units if u.alternatives):
+        strengths, boosts = lookup(finder.index, unit.alternatives, claims)
+        # float32 products, as the postings give them
+        mass += strengths.astype(np.float32) * unit.weight
+        boost += boosts.astype(np.float32) * unit.weight
+        matched += credit(strengths, weak)
+    total = sum(u.weight for u in units)
+    passing = np.flatnonzero((mass > 0) & (mass >= 0.1 * total - 1e-9))
+    coverage = mass[passing] / total
+    keep = coverage >= 0.1 - 1e-9
+    words = coverage[keep] + boost[passing][keep] / total
+    found = [passing[keep], coverage[keep], matched[passing][keep], words]
+    if words.size > finder._pool:
+        found = [a[best_rows(words, finder._pool)] for a in found]
+    return [a.tolist() for a in found]
+
+
+@pytest.mark.parametrize("dense_merge_at", [4_096, 0])
+@pytest.mark.parametrize("credit_all_later", [False, True])
+def test_the_shortcuts_propose_what_plain_scoring_would(
+    seeds: Matcher, monkeypatch: pytest.MonkeyPatch, dense_merge_at: int, credit_all_later: bool
+) -> None:
+    """One-word scoring, bincount-made arrays, dense merging and credit counted later.
+
+    Each gives the proposal (claims, coverage, matched words, words' evidence)
+    that adding every word into arrays over every claim gives, to the bit.
+    """
+    finder = CandidateFinder(seeds.index, dense_merge_at=dense_merge_at)
+    if credit_all_later:
+        monkeypatch.setattr(CandidateFinder, "_credit_later", lambda self, unit: True)
     compared = 0
-    for query in [*_eval_queries(), "deepseek", "deep seek", "hasabis"]:
+    for query in [*_eval_queries(), "deepseek", "deep seek", "open source models", "hasabis"]:
         units = seeds.analyse(query)
-        scored = [u for u in units if u.alternatives]
-        if len(scored) != 1:
+        if not any(u.alternatives for u in units):
             continue
-        needed = 0.1 * sum(u.weight for u in units)
         for weak in (0.5, 1.0):
-            fast = finder.score(units, needed, weak)
-            dense = finder._passing(finder._accumulate(scored, weak), needed)
-            for got, want in zip(fast[:4], dense, strict=True):
-                assert got.tolist() == want.tolist(), query
+            found = finder.propose(units, weak)
+            got = [found.indices, found.coverage, found.matched, found.words]
+            assert [a.tolist() for a in got] == _reference_proposal(finder, units, weak), query
         compared += 1
-    assert compared > 15
+    assert compared > 100

@@ -27,6 +27,7 @@ from rapidfuzz.distance import OSA
 
 from bot.core.index import TF_BONUS, TermIndex, edits_allowed, joinable
 from bot.core.match_types import FieldKind, Hit
+from bot.core.postings import best_rows, credit, dense_best, lookup, merged
 from bot.core.text import is_content_word, stem
 
 MAX_QUERY_WORDS = 120  # a 10 kB paste is judged on its first 120 content words
@@ -37,11 +38,6 @@ CANDIDATE_POOL = 300  # claims per query that get a cosine
 FUZZY_PENALTY = {1: 0.85, 2: 0.72}
 DENSE_MERGE_AT = 4_096  # postings above which alternatives are merged densely, not sorted
 DIGIT_WEIGHT = 0.35
-# A query word explained by a key field (or a typo of one) counts as one
-# matched word; one found only in a summary counts ``weak_credit`` (set by the
-# caller from the query's length). Weaker evidence counts nothing.
-KEY_STRENGTH = 0.65
-WEAK_STRENGTH = 0.5
 # A typo of two joined words is tried when neither half is known ("jen hsun"
 # ~ jensen) or both are longer than this. Otherwise a short unknown word rides
 # on a known neighbour: "tiktok ban" -> "tiktokban" is two edits from
@@ -75,34 +71,10 @@ class Scores(NamedTuple):
     mass: np.ndarray
     boost: np.ndarray
     matched: np.ndarray  # without the credit of ``credit_later``'s words
-    # Words merged densely (``_dense_best``): their matched-word credit is only
-    # needed for the few claims finally proposed, not for every claim.
+    # Common words (long postings, see ``CandidateFinder._credit_later``): their
+    # matched-word credit is only needed for the few claims finally proposed,
+    # not for the thousands that hold them.
     credit_later: list[Unit]
-
-
-def _credit(strengths: np.ndarray, weak_credit: float) -> np.ndarray:
-    """How much each strength counts towards the matched-words threshold.
-
-    Boolean arithmetic rather than nested ``np.where``: 8x faster on the
-    posting lists of common words, same values (1, ``weak_credit`` or 0).
-    The same for a strength in float32 or float64 (no field weight times
-    penalty lies between float32(0.65) and 0.65; a test keeps it so), and
-    the sums are multiples of 0.5, exact in any order.
-    """
-    key = strengths >= KEY_STRENGTH
-    return key + weak_credit * ((strengths >= WEAK_STRENGTH) & ~key)
-
-
-def _best(rank: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``k`` highest ranks, ties to the earliest row: the same whatever else is there.
-
-    Rows follow ascending claim index, so a tie goes to the lower index
-    however many other claims were scored (pruning may drop some).
-    """
-    kth = np.partition(rank, rank.size - k)[rank.size - k]
-    above = np.flatnonzero(rank > kth)
-    ties = np.flatnonzero(rank == kth)[: k - above.size]
-    return np.sort(np.concatenate((above, ties)))
 
 
 class CandidateFinder:
@@ -236,33 +208,13 @@ class CandidateFinder:
         indices, coverage = found.claims[keep], coverage[keep]
         words, matched = coverage + found.boost[keep] / total_weight, found.matched[keep]
         if indices.size > self._pool:
-            top = _best(words, self._pool)
+            top = best_rows(words, self._pool)
             kept = (a[top] for a in (indices, coverage, matched, words))
             indices, coverage, matched, words = kept
         for unit in found.credit_later:
-            matched = matched + _credit(self._lookup(unit, indices)[0], weak_credit)
+            strengths, _ = lookup(self.index, unit.alternatives, indices)
+            matched = matched + credit(strengths, weak_credit)
         return Proposal(indices, coverage, matched, words)
-
-    def _unit_vector(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Claims explaining this unit: the best strength per claim, and its tf bonus.
-
-        Several spellings are merged by sorting their few postings; long ones
-        are merged densely by ``_dense_best`` instead.
-        """
-        if len(unit.alternatives) == 1:
-            tid, penalty, _ = unit.alternatives[0]
-            claims, weights, boosts = self.index.postings(tid)
-            return claims, weights * penalty, boosts * penalty
-        parts = [self.index.postings(t) for t, _, _ in unit.alternatives]
-        penalties = [penalty for _, penalty, _ in unit.alternatives]
-        claims = np.concatenate([c for c, _, _ in parts])
-        weights = np.concatenate([w * p for (_, w, _), p in zip(parts, penalties, strict=True)])
-        boosts = np.concatenate([b * p for (_, _, b), p in zip(parts, penalties, strict=True)])
-        order = np.lexsort((-weights, claims))
-        claims, weights, boosts = claims[order], weights[order], boosts[order]
-        first = np.ones(len(claims), dtype=bool)
-        first[1:] = claims[1:] != claims[:-1]
-        return claims[first], weights[first], boosts[first]
 
     def _postings_size(self, unit: Unit) -> int:
         return sum(self.index.postings_count(t) for t, _, _ in unit.alternatives)
@@ -281,13 +233,13 @@ class CandidateFinder:
         ``pool`` best by mass plus tf bonus are dropped as well (see ``_bound``).
         """
         scored = [u for u in units if u.alternatives]
-        if len(scored) == 1 and not self._dense(scored[0]):
+        if len(scored) == 1:
             return self._one_word(scored[0], needed_mass, weak_credit)
         lazy, lazy_mass = self._lazy_words(scored, needed_mass)
         eager = [u for u in scored if all(u is not other for other in lazy)]
         if not lazy or not eager:
             passing = self._passing(self._accumulate(scored, weak_credit), needed_mass)
-            return Scores(*passing, [u for u in scored if self._dense(u)])
+            return Scores(*passing, [u for u in scored if self._credit_later(u)])
         arrays = self._accumulate(eager, weak_credit)
         accumulated = list(eager)
         # Too many candidates to look up: add the heaviest lazy word whole,
@@ -305,11 +257,12 @@ class CandidateFinder:
             accumulated.append(heaviest)
         mass, boost, matched = (a[candidates] for a in arrays)
         for unit in lazy:
-            strengths, boosts = self._lookup(unit, candidates)
+            strengths, boosts = lookup(self.index, unit.alternatives, candidates)
             mass += strengths * unit.weight
             boost += boosts * unit.weight
-            matched += _credit(strengths, weak_credit)
-        return Scores(candidates, mass, boost, matched, [u for u in accumulated if self._dense(u)])
+            matched += credit(strengths, weak_credit)
+        later = [u for u in accumulated if self._credit_later(u)]
+        return Scores(candidates, mass, boost, matched, later)
 
     @staticmethod
     def _bound(
@@ -353,18 +306,24 @@ class CandidateFinder:
         return lazy, lazy_mass
 
     def _one_word(self, unit: Unit, needed_mass: float, weak_credit: float) -> Scores:
-        """``score`` when one word has postings: on that word's claims alone, no dense arrays.
+        """``score`` when one word has postings: on that word's claims alone.
 
         A claim's sums start at 0.0, so each is the word's own value: the same
         float64 as adding it into arrays over every claim, which cost zeroing
-        and scanning 100,000 claims for a word found in 2,000.
+        three of them and scanning 100,000 claims for a word found in 2,000.
         """
-        claims, strengths, boosts = self._unit_vector(unit)
+        if self._dense(unit):  # several long spellings: merged densely, read back sparse
+            best, best_boost = dense_best(self.index, unit.alternatives)
+            claims = np.flatnonzero(best)  # every strength is > 0
+            strengths, boosts = best[claims], best_boost[claims]
+        else:
+            claims, strengths, boosts = merged(self.index, unit.alternatives)
         mass = (strengths * unit.weight).astype(np.float64)
         keep = (mass > 0) & (mass >= needed_mass - 1e-9)
         boost = (boosts[keep] * unit.weight).astype(np.float64)
-        matched = _credit(strengths[keep], weak_credit)
-        return Scores(claims[keep].astype(np.intp), mass[keep], boost, matched, [])
+        later = [unit] if self._credit_later(unit) else []
+        matched = np.zeros(boost.size) if later else credit(strengths[keep], weak_credit)
+        return Scores(claims[keep].astype(np.intp), mass[keep], boost, matched, later)
 
     @staticmethod
     def _passing(
@@ -383,64 +342,56 @@ class CandidateFinder:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense per-claim mass, tf bonus and matched-word count over ``units``.
 
-        The matched-word count leaves out densely merged words (``credit_later``
-        in ``Scores``): ~5 passes over every claim for a count that only the
-        proposed few need.
+        The matched-word count leaves out common words (``credit_later`` in
+        ``Scores``): ~5 passes over their thousands of claims for a count that
+        only the proposed few need.
 
         Added in place, unit by unit: a unit's claims are distinct, so fancy
         indexing is exact, and it is 5x faster than one weighted ``bincount``
         over the concatenated postings (same float64 sums, in the same order).
-        A word with several long alternatives is merged into a dense per-claim
-        best and added as a whole array (adding 0.0 elsewhere changes nothing).
+        The first unit makes the arrays with one ``bincount`` each (0.0 plus a
+        value is the value; twice as fast as zeroing and adding). A word with
+        several long alternatives is merged into a dense per-claim best and
+        added as a whole array (adding 0.0 elsewhere changes nothing).
         ``into``: add to these arrays instead of new ones.
         """
         n = self.index.size
-        mass, boost, matched = into or (np.zeros(n), np.zeros(n), np.zeros(n))
+        arrays = into
         for unit in units:
-            dense = self._dense_best(unit)
-            if dense is None:
-                claims, strengths, boosts = self._unit_vector(unit)
-                mass[claims] += strengths * unit.weight
-                boost[claims] += boosts * unit.weight
-                matched[claims] += _credit(strengths, weak_credit)
-            else:
+            if self._dense(unit):
+                dense = dense_best(self.index, unit.alternatives)
+                mass, boost, matched = arrays or (np.zeros(n), np.zeros(n), np.zeros(n))
                 mass += dense[0] * unit.weight
                 boost += dense[1] * unit.weight
-        return mass, boost, matched
+                arrays = mass, boost, matched
+                continue
+            claims, strengths, boosts = merged(self.index, unit.alternatives)
+            values: list[np.ndarray | None] = [strengths * unit.weight, boosts * unit.weight, None]
+            if not self._credit_later(unit):
+                values[2] = credit(strengths, weak_credit)
+            if arrays is None:
+                mass, boost, matched = (
+                    np.zeros(n) if v is None else np.bincount(claims, weights=v, minlength=n)
+                    for v in values
+                )
+                arrays = mass, boost, matched
+                continue
+            for array, value in zip(arrays, values, strict=True):
+                if value is not None:
+                    array[claims] += value
+        return arrays or (np.zeros(n), np.zeros(n), np.zeros(n))
+
+    def _credit_later(self, unit: Unit) -> bool:
+        """Whether ``unit``'s matched-word credit waits for the proposed claims.
+
+        Densely merged or common words: looking up ~300 claims in their
+        postings costs less than crediting every claim that holds them.
+        """
+        return self._dense(unit) or self._postings_size(unit) > self._common_postings
 
     def _dense(self, unit: Unit) -> bool:
-        """Whether ``unit`` is merged densely: several spellings with long postings."""
+        """Whether ``unit`` is merged densely (``dense_best``): several long spellings."""
         return len(unit.alternatives) > 1 and self._postings_size(unit) > self._dense_merge_at
-
-    def _dense_best(self, unit: Unit) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-claim best strength and tf bonus as dense arrays, for long multi-spelling words."""
-        if not self._dense(unit):
-            return None
-        best = np.zeros(self.index.size, dtype=np.float32)
-        best_boost = np.zeros(self.index.size, dtype=np.float32)
-        for tid, penalty, _ in unit.alternatives:
-            claims, weights, boosts = self.index.postings(tid)
-            strength = weights * penalty
-            take = strength > best[claims]
-            best[claims[take]] = strength[take]
-            best_boost[claims[take]] = boosts[take] * penalty
-        return best, best_boost
-
-    def _lookup(self, unit: Unit, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Strength and tf bonus of ``unit`` for each candidate (sorted claim indices)."""
-        best = np.zeros(len(candidates), dtype=np.float64)
-        best_boost = np.zeros(len(candidates), dtype=np.float64)
-        for tid, penalty, _ in unit.alternatives:
-            claims, weights, boosts = self.index.postings(tid)
-            if not len(claims) or not len(candidates):
-                continue
-            pos = np.minimum(np.searchsorted(claims, candidates), len(claims) - 1)
-            found = claims[pos] == candidates
-            strength = np.where(found, weights[pos] * penalty, 0.0)
-            take = strength > best
-            best = np.where(take, strength, best)
-            best_boost = np.where(take, boosts[pos] * penalty, best_boost)
-        return best, best_boost
 
     # ---------------------------------------------------------------- hits
     def hits(self, claim: int, units: Sequence[Unit]) -> tuple[Hit, ...]:
