@@ -358,3 +358,26 @@ def test_the_shortcuts_propose_what_plain_scoring_would(
             assert [a.tolist() for a in got] == _reference_proposal(finder, units, weak), query
         compared += 1
     assert compared > 100
+
+
+def test_answers_are_picked_in_the_order_a_full_sort_gives(seeds: Matcher) -> None:
+    """Words' rank, then chance (best first), then claim id: the first few, ties included."""
+    from bot.core.confidence import FEATURES
+    from bot.core.ranking import Candidates
+
+    size = seeds.size
+    rng = np.random.default_rng(7)
+    ids = seeds.store.ids
+    for _ in range(200):
+        indices = rng.permutation(size)
+        words = rng.choice([0.2, 0.5, 0.9], size)  # many ties
+        chance = rng.choice([0.3, 0.6], size)
+        zeros = np.zeros(size)
+        found = Candidates([], indices, np.zeros((size, len(FEATURES))), zeros, zeros, words, [])
+        rows = np.flatnonzero(rng.random(size) < 0.8)
+        ranks = found.words_rank()
+        everything = sorted(
+            rows.tolist(), key=lambda r: (-ranks[r], -chance[r], ids[int(indices[r])])
+        )
+        for count in range(size + 1):
+            assert seeds.judge._first(found, rows, chance, count) == everything[:count]

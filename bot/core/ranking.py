@@ -324,27 +324,43 @@ class Judge:
         chance = self.probability(found.features)
         lexical = found.features[:, FEATURES.index(Feature.LEXICAL)] > 0
         lexical &= found.features[:, FEATURES.index(Feature.NAMES_ONLY)] == 0
-        rows = np.flatnonzero((chance >= model.threshold) | lexical).tolist()
+        answering = (chance >= model.threshold) | lexical
         words = words_of(found.units)
-        if not rows:
+        if not answering.any():
             best = np.argsort(-chance, kind="stable")[:2].tolist()
             near = [self.store.claim_at(int(found.indices[r])).title for r in best]
             return SearchResult(query, (), self.suggest(query, found.units, near=near), words)
-        # Python lists, not numpy scalars, in the sort key: up to 300 rows, each
-        # key read three values (the same floats, so the same order).
-        words_rank, chances = found.words_rank().tolist(), chance.tolist()
-        by_words, claims, ids = lexical.tolist(), found.indices.tolist(), self.store.ids
-        rows.sort(key=lambda r: (-words_rank[r], -chances[r], ids[claims[r]]))
-        floor = max(chances[r] for r in rows) * self.config.thresholds.relative_to_best
-        coverage = found.coverage
-        kept = [r for r in rows if chances[r] >= floor or by_words[r]]
+        floor = chance[answering].max() * self.config.thresholds.relative_to_best
+        kept = np.flatnonzero(answering & ((chance >= floor) | lexical))
         # Only the page shown becomes Match objects: each reads and validates its
         # claim, and a common word can pass hundreds of claims at 100,000.
         matches = tuple(
-            self._match(found, r, chances[r], float(coverage[r]), not by_words[r])
-            for r in kept[offset : offset + limit]
+            self._match(found, r, float(chance[r]), float(found.coverage[r]), not lexical[r])
+            for r in self._first(found, kept, chance, offset + limit)[offset:]
         )
         return SearchResult(query, matches, (), words)
+
+    def _first(
+        self, found: Candidates, rows: np.ndarray, chance: np.ndarray, count: int
+    ) -> list[int]:
+        """The first ``count`` of ``rows`` in answer order: words' rank, chance (both best
+        first), then claim id.
+
+        numpy orders the two numbers; only the rows tied on both with the last
+        one needed are also compared by id, in Python (a Python sort of all
+        300 rows by that key cost ~0.15 ms).
+        """
+        ranks = found.words_rank()
+        rank, chances = ranks[rows], chance[rows]
+        order = np.lexsort((-chances, -rank))
+        if 0 < count < order.size:
+            last = order[count - 1]
+            tied = (rank[order[count:]] == rank[last]) & (chances[order[count:]] == chances[last])
+            order = order[: count + (int(np.argmin(tied)) if not tied.all() else tied.size)]
+        ids, claims = self.store.ids, found.indices
+        first = rows[order].tolist()
+        first.sort(key=lambda r: (-float(ranks[r]), -float(chance[r]), ids[int(claims[r])]))
+        return first[:count]
 
     def _match(
         self, found: Candidates, row: int, chance: float, coverage: float, by_meaning: bool
