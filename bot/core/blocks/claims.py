@@ -7,7 +7,9 @@ so a claim reads the same wherever it appears.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
@@ -17,6 +19,7 @@ from bot.core.blocks.kit import (
     SECTION_LIMIT,
     SHARE,
     SOURCES,
+    Rendered,
     SlackMessage,
     button,
     clip,
@@ -87,6 +90,39 @@ def feedback_buttons(target: FeedbackTarget | None) -> list[ButtonElement]:
     return [button(vote.label, feedback_action_id(vote), value) for vote in Vote]
 
 
+PIECES_KEPT = 128
+"""Claims whose own pieces stay rendered (a few KB each): the ones asked about lately."""
+
+
+@dataclass(frozen=True)
+class _PiecesKey:
+    """A claim and the tier it is shown at; equal only if the claim's content is equal.
+
+    Claims are materialised afresh for every answer (bot.core.compact) and are not
+    hashable (lists inside), so the key hashes the id and compares the whole claim:
+    an edited claim with the same id is rendered anew, never served stale.
+    """
+
+    claim_id: str
+    sources: int
+    summary_limit: int
+    claim: Claim = field(hash=False)
+
+
+@lru_cache(maxsize=PIECES_KEPT)
+def _claim_pieces(key: _PiecesKey) -> tuple[Rendered, Rendered, Rendered]:
+    """Title and summary, evidence, sources of one claim: the same in every answer showing it."""
+    claim = key.claim
+    who = speaker_label(claim)
+    heading = f"*{escape(claim.title)}*" + (f"\n_{escape(who)}_" if who else "")
+    summary = clip(escape(claim.summary), key.summary_limit, pointer(claim))
+    return (
+        Rendered(section(f"{heading}\n{summary}")),
+        Rendered(context(evidence_line(claim))),
+        Rendered(context(_sources_line(claim, key.sources))),
+    )
+
+
 def _claim_blocks(
     store: ClaimStore,
     claim: Claim,
@@ -98,15 +134,10 @@ def _claim_blocks(
     freshness: Freshness | None = None,
     feedback: FeedbackTarget | None = None,
 ) -> list[Block]:
-    who = speaker_label(claim)
-    heading = f"*{escape(claim.title)}*" + (f"\n_{escape(who)}_" if who else "")
-    summary = clip(escape(claim.summary), summary_limit, pointer(claim))
-    blocks: list[Block] = [
-        section(f"{heading}\n{summary}"),
-        context(evidence_line(claim)),
-        *stale_context(claim, freshness),
-        context(_sources_line(claim, sources)),
-    ]
+    text, evidence, sources_line = _claim_pieces(
+        _PiecesKey(claim.id, sources, summary_limit, claim)
+    )
+    blocks: list[Block] = [text, evidence, *stale_context(claim, freshness), sources_line]
     against = contrasting(store, claim)
     if against:
         names = "; ".join(f"*{escape(c.title)}* (`{c.id}`)" for c in against[:3])

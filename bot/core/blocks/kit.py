@@ -76,6 +76,26 @@ class SlackMessage:
         return len(json.dumps(self.payload(), ensure_ascii=False))
 
 
+class Rendered(Block):
+    """A block turned into Slack's JSON once, then reused as it is in every message.
+
+    Why: slack_sdk's ``to_dict()`` validates and walks every nested object each
+    time it runs, which made rendering the costliest step of an answer after the
+    search (BENCHMARKS.md, issue 11). A piece that reads the same in every answer
+    (a claim's title and summary, evidence, sources: :mod:`bot.core.blocks.claims`)
+    is validated and serialised once. The dict is shared between messages, so
+    nothing may change it after it is built; every payload is only serialised.
+    """
+
+    def __init__(self, block: Block) -> None:
+        rendered = block.to_dict()
+        super().__init__(type=rendered["type"], block_id=rendered.get("block_id"))
+        self._rendered = rendered
+
+    def to_dict(self, *args: Any) -> dict[str, Any]:
+        return self._rendered
+
+
 def clip(text: str, limit: int, pointer: str = "") -> str:
     """``text`` cut to ``limit`` characters, ending in "…" and an optional pointer."""
     if len(text) <= limit:
