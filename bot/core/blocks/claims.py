@@ -91,7 +91,7 @@ def feedback_buttons(target: FeedbackTarget | None) -> list[ButtonElement]:
 
 
 PIECES_KEPT = 128
-"""Claims whose own pieces stay rendered (a few KB each): the ones asked about lately."""
+"""Claims whose own pieces stay rendered (~9 KB each, the claim included): the latest asked."""
 
 
 @dataclass(frozen=True)
