@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
 from bot.core.matcher import Matcher
 from bot.core.matching_config import load_matching_config
 from bot.core.schema import Claim
-from bot.core.semantic import DIMENSIONS, Embedder, default_embedder
+from bot.core.semantic import DIMENSIONS, ClaimVectors, Embedder, default_embedder
 from bot.core.store import ClaimStore, load_store
 from bot.core.text import Analyzer, fold, stem, words
 from bot.core.vector_cache import claim_vectors, claim_vectors_of_batches
@@ -234,3 +235,57 @@ def test_claim_vectors_are_bit_identical_to_the_plain_pooling(generated: ClaimSt
     assert not ours[5].any() and ours[7].any()  # "" has no tokens: a zero vector
     few = texts[:9]  # at most POOL_TEXTS: only the gathered rows are widened
     assert embedder.embed_many(few).tobytes() == reference_embed_many(embedder, few).tobytes()
+
+
+def test_a_cold_load_merges_the_parse_workers_parts_into_the_same_index(
+    generated: ClaimStore, analyzer: Analyzer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse workers analyse and embed their claims; this process only merges.
+
+    Three workers, so parts meet inside runs of ids whose file names sort
+    otherwise ("a-b.yaml" before "a.yaml"). Every array, every vector and
+    every answer equals the reference's, and this process analysed no claim.
+    """
+    import bot.core.claim_load as load_module
+    from bot.core import index_cache
+    from bot.core.catalog import load_catalog
+    from bot.core.index_build import Collector
+    from bot.core.parse_analysis import AnalysisRequest
+
+    monkeypatch.setattr(load_module, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(load_module, "available_cores", lambda: 3)
+    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
+    merged: list[object] = []
+    real_index_of = AnalysisRequest.index_of
+
+    def spy(self: AnalysisRequest, ids: Sequence[str]) -> object:
+        merged.append(real_index_of(self, ids))
+        return merged[-1]
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("analysed in the loading process")
+
+    monkeypatch.setattr(AnalysisRequest, "index_of", spy)
+    monkeypatch.setattr(index_cache, "build_index", no_build)
+    monkeypatch.setattr(Collector, "add", no_build)
+    catalog = load_catalog(generated.directory)
+    claims = list(generated)
+    assert catalog.store.ids == generated.ids
+    assert sorted(generated.ids) != [p.stem for p in sorted(generated.directory.glob("*.yaml"))]
+    reference = reference_index(claims, analyzer)
+    assert isinstance(merged[0], tuple)
+    index, vectors = merged[0]
+    _assert_same(index, reference)
+    _assert_same(catalog.matcher.index, reference)  # served: mapped from the saved index
+    embedder = Embedder()
+    expected = ClaimVectors.quantise(embedder.embed_many([meaning_text(c) for c in claims]))
+    for got in (vectors, catalog.matcher._vectors):
+        np.testing.assert_array_equal(got.codes, expected.codes)
+        np.testing.assert_array_equal(got.scales, expected.scales)
+    lines = (DATA / "public_queries.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    queries = [line.split("\t")[0] for line in lines]
+    config = load_matching_config(None)
+    monkeypatch.undo()  # the reference matcher below embeds in this process
+    assert _answers(catalog.matcher, queries) == _answers(
+        Matcher(generated, config, index=reference), queries
+    )

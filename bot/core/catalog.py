@@ -18,6 +18,7 @@ from bot.core import index_cache
 from bot.core.catalog_patch import patch_catalog
 from bot.core.matcher import Matcher
 from bot.core.matching_config import REPO_MATCHING_CONFIG, load_matching_config
+from bot.core.parse_analysis import AnalysisRequest
 from bot.core.problems import Problem, StoreError
 from bot.core.snapshot import DirSnapshot, FileStamp, file_stamp
 from bot.core.store import ClaimStore, default_claims_dir, load_store
@@ -40,15 +41,28 @@ def load_catalog(
 ) -> Catalog:
     """Load, validate and index; raise StoreError listing every problem.
 
-    ``build_elsewhere``: an index not saved yet is built by a child process
-    and mapped from its files (bot.core.index_cache.build_elsewhere): for a
-    process whose heap forked workers share.
+    A load that parses every file has the parse workers analyse the claims
+    too (bot.core.parse_analysis); the index is then merged and saved here.
+    ``build_elsewhere``: an index not saved yet (nor merged from the workers)
+    is built by a child process and mapped from its files
+    (bot.core.index_cache.build_elsewhere): for a process whose heap forked
+    workers share.
     """
-    store = load_store(claims_dir or default_claims_dir())
-    config = load_matching_config(matching_config)
-    if build_elsewhere:
+    directory = claims_dir or default_claims_dir()
+    try:
+        config = load_matching_config(matching_config)
+    except StoreError:
+        load_store(directory)  # the store's own problems are reported first, as always
+        raise
+    analysis = AnalysisRequest(config.synonyms)
+    store = load_store(directory, analysis=analysis)
+    built = analysis.index_of(store.ids)
+    if built is not None and index_cache.save_built(store, config.synonyms, *built):
+        built = None  # saved: the matcher maps it, as after any other load
+    if build_elsewhere and built is None:
         index_cache.build_elsewhere(store, config.synonyms, matching_config)
-    return Catalog(store, Matcher(store, config))
+    index, vectors = built or (None, None)
+    return Catalog(store, Matcher(store, config, index=index, vectors=vectors))
 
 
 class CatalogHolder:

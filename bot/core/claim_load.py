@@ -42,6 +42,7 @@ from pydantic import ValidationError
 
 from bot.core.array_files import load_arrays
 from bot.core.compact import BodyFile, ClaimFacts, ClaimStore
+from bot.core.parse_analysis import SPEC_NAME, AnalysisRequest, WorkerAnalysis
 from bot.core.parse_cache import (
     CacheIndex,
     CacheWriter,
@@ -60,7 +61,7 @@ _ROOT = Path(__file__).resolve().parents[2]
 # The worker when forking is not safe (see the module's docstring).
 _WORKER = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from bot.core.claim_load import work; work(sys.argv[2], sys.argv[3])"
+    "from bot.core.claim_load import work; work(*sys.argv[2:])"
 )
 
 
@@ -100,19 +101,24 @@ class _Hit(NamedTuple):
 
 def parse_one(path: Path) -> Parsed:
     """Read, parse and validate one claim file (in a worker or in this process)."""
+    return _parse(path)[0]
+
+
+def _parse(path: Path) -> tuple[Parsed, Claim | None]:
+    """``parse_one``, and the validated claim (None when the file has a problem)."""
     try:
         data = path.read_bytes()
     except OSError:
-        return Parsed(path.name, b"", None, b"")
+        return Parsed(path.name, b"", None, b""), None
     digest = digest_of(data)
     try:
         claim = Claim.model_validate(parse_yaml(path, data.decode("utf-8")).data)
     except (UnicodeDecodeError, YamlSyntaxError, ValidationError):
-        return Parsed(path.name, digest, None, b"")
+        return Parsed(path.name, digest, None, b""), None
     if claim.id != path.stem:
-        return Parsed(path.name, digest, None, b"")
+        return Parsed(path.name, digest, None, b""), None
     body = claim.model_dump_json().encode()
-    return Parsed(path.name, digest, ClaimFacts.of(claim).to_json(), body)
+    return Parsed(path.name, digest, ClaimFacts.of(claim).to_json(), body), claim
 
 
 def available_cores() -> int:
@@ -122,8 +128,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def parse_many(paths: Sequence[Path], workers: int | None = None) -> Iterator[Parsed]:
-    """``parse_one`` over ``paths``, in order; split across processes when it pays off."""
+def parse_many(
+    paths: Sequence[Path], workers: int | None = None, analysis: AnalysisRequest | None = None
+) -> Iterator[Parsed]:
+    """``parse_one`` over ``paths``, in order; split across processes when it pays off.
+
+    ``analysis``: the processes also analyse their claims for the term index,
+    as contiguous parts of ``paths`` (see bot.core.parse_analysis).
+    """
     workers = workers or available_cores()
     if workers < 2 or len(paths) < PARALLEL_MIN:
         yield from map(parse_one, paths)
@@ -131,9 +143,11 @@ def parse_many(paths: Sequence[Path], workers: int | None = None) -> Iterator[Pa
     size = -(-len(paths) // workers)
     parts = [paths[i : i + size] for i in range(0, len(paths), size)]
     with tempfile.TemporaryDirectory(prefix="ai-race-parse-") as tmp:
+        if analysis is not None:
+            analysis.begin(Path(tmp))
         started = [_start(part, Path(tmp) / str(n)) for n, part in enumerate(parts)]
         for part, (process, out) in zip(parts, started, strict=True):
-            yield from _collect(part, process, out)
+            yield from _collect(part, process, out, analysis)
 
 
 class _Process(Protocol):
@@ -175,6 +189,8 @@ def _start(part: Sequence[Path], out: Path) -> tuple[_Process | None, Path]:
         listing = out.with_suffix(".in")
         listing.write_text("\n".join(map(str, part)), encoding="utf-8")
         command = [sys.executable, "-c", _WORKER, str(_ROOT), str(listing), str(out)]
+        spec = _spec(out)
+        command += [str(spec)] if spec is not None else []
         return subprocess.Popen(command, stdin=subprocess.DEVNULL), out
     except OSError as exc:
         log.warning("parsing claim files in this process: %s", exc)
@@ -192,7 +208,7 @@ def _forked_worker(part: Sequence[Path], out: Path) -> NoReturn:
     try:
         _fresh_signals()
         gc.freeze()
-        _write(map(parse_one, part), out)
+        _write(part, out, _spec(out))
         code = 0
     except BaseException:  # the parent parses the part itself; say why
         traceback.print_exc()
@@ -214,7 +230,18 @@ def _fresh_signals() -> None:
             signal.signal(signum, fresh)
 
 
-def _collect(part: Sequence[Path], process: _Process | None, out: Path) -> Iterator[Parsed]:
+def _spec(out: Path) -> Path | None:
+    """The analysis request beside the worker's output, if any (bot.core.parse_analysis)."""
+    spec = out.parent / SPEC_NAME
+    return spec if spec.exists() else None
+
+
+def _collect(
+    part: Sequence[Path],
+    process: _Process | None,
+    out: Path,
+    analysis: AnalysisRequest | None = None,
+) -> Iterator[Parsed]:
     """The worker's results, or ``part`` parsed here if the worker failed."""
     parsed: list[Parsed] = []
     if process is not None and process.wait() == 0:
@@ -226,24 +253,42 @@ def _collect(part: Sequence[Path], process: _Process | None, out: Path) -> Itera
         if process is not None:
             log.warning("claim parsing process failed (exit %s)", process.returncode)
         parsed = [parse_one(path) for path in part]
+        if analysis is not None:
+            analysis.lost()
+    elif analysis is not None:
+        analysis.received(out)
     return iter(parsed)
 
 
-def work(listing: str, out: str) -> None:
+def work(listing: str, out: str, spec: str | None = None) -> None:
     """A worker process: parse the files listed in ``listing`` into ``out``, one line each.
 
     The line is the parse cache's format without the stamp; JSON escapes tabs
-    and newlines, so neither appears inside a field.
+    and newlines, so neither appears inside a field. ``spec``: also analyse
+    and embed the valid claims into an index part (bot.core.parse_analysis).
     """
     paths = Path(listing).read_text(encoding="utf-8").split("\n")
-    _write(map(parse_one, map(Path, paths)), out)
+    _write(map(Path, paths), out, Path(spec) if spec else None)
 
 
-def _write(parsed_files: Iterable[Parsed], out: str | Path) -> None:
+def _write(paths: Iterable[Path], out: str | Path, spec: Path | None = None) -> None:
+    """Parse ``paths`` into ``out``, one line each (see ``work``).
+
+    ``spec``: also analyse and embed the valid claims (bot.core.parse_analysis).
+    """
+    analysis = WorkerAnalysis(spec) if spec is not None else None
     with open(out, "wb") as handle:
-        for parsed in parsed_files:
+        for path in paths:
+            if analysis is None:
+                parsed, claim = parse_one(path), None
+            else:
+                parsed, claim = _parse(path)
+                if claim is not None:
+                    analysis.add(claim)
             fields = (parsed.name.encode(), parsed.digest, parsed.facts or b"-", parsed.body)
             handle.write(b"\t".join(fields) + b"\n")
+    if analysis is not None:
+        analysis.save(Path(out))
 
 
 def _cached_facts(entry: Entry) -> ClaimFacts | None:
@@ -347,11 +392,14 @@ def read_claim_files(
     cache_dir: Path | None,
     today: date,
     workers: int | None = None,
+    analysis: AnalysisRequest | None = None,
 ) -> FileSet:
     """Every claim file's facts and body, parsing only what the cache cannot answer for.
 
     When no file changed since the cache was written and the store built from
     it was saved, that store comes back as ``snapshot`` (no facts decoded).
+    ``analysis``: when every file is parsed, the parse workers also analyse the
+    claims for the term index (bot.core.parse_analysis).
     """
     target = cache_file(directory, cache_dir) if cache_dir else None
     index = CacheIndex(_source(target))
@@ -369,7 +417,9 @@ def read_claim_files(
             return found._replace(rows=rows)
     rows, damaged = _decoded(hits)
     stamps = {h.path.name: h.stamp for h in hits}
-    return _rewrite(target, index, (rows, stamps), sorted(misses + damaged), workers, cache_dir)
+    # By stem, the store's order (ids are stems), so the workers' parts are its ranges.
+    todo = sorted(misses + damaged, key=lambda miss: (miss[0].stem, miss[0].name))
+    return _rewrite(target, index, (rows, stamps), todo, (workers, analysis), cache_dir)
 
 
 def _rewrite(
@@ -377,11 +427,11 @@ def _rewrite(
     index: CacheIndex,
     kept_rows: tuple[list[Row], dict[str, bytes]],
     misses: list[tuple[Path, bytes]],
-    workers: int | None,
+    workers: tuple[int | None, AnalysisRequest | None],
     cache_dir: Path | None,
 ) -> FileSet:
     """The next cache file: kept rows copied from the old one (with their current
-    stamps), ``misses`` parsed."""
+    stamps), ``misses`` parsed (and analysed when no row is kept)."""
     kept, stamps = kept_rows
     writer = CacheWriter(target)
     rows = []
@@ -392,7 +442,8 @@ def _rewrite(
         rows.append(row._replace(start=start))
     index.close()
     broken: list[Path] = []
-    parsed_files = parse_many([path for path, _ in misses], workers)
+    count, analysis = workers
+    parsed_files = parse_many([path for path, _ in misses], count, None if kept else analysis)
     for (path, stamp), parsed in zip(misses, parsed_files, strict=True):
         if parsed.facts is None:
             broken.append(path)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,8 +35,10 @@ from bot.core.index import (
 )
 from bot.core.match_types import KEY_FIELDS, FieldKind, claim_fields
 from bot.core.schema import Claim
-from bot.core.store import ClaimStore
 from bot.core.text import Analyzer, stem
+
+if TYPE_CHECKING:  # the parse workers import this module, which bot.core.store imports
+    from bot.core.store import ClaimStore
 
 PHRASE_FIELDS = (FieldKind.TITLE, FieldKind.ALIAS, FieldKind.ENTITY)
 MEANING_BATCH = 2_048  # meaning texts handed on at a time (see build_index)
@@ -54,13 +57,54 @@ class Part:
     post_field: np.ndarray  # int8 strongest FieldKind of the term in that claim
     post_count: np.ndarray  # uint32 occurrences of the term in that claim
     claim_postings: np.ndarray  # int64 postings per claim
-    phrases: list[str]  # canonical titles, aliases and entities, claim by claim
+    # Canonical titles, aliases and entities, claim by claim; packed when the part
+    # came from a parse worker (see part_arrays), so merging copies no strings.
+    phrases: list[str] | PackedStrings
     phrase_counts: np.ndarray  # int64 phrases per claim
     suggestable: list[str]  # topics, entities and speakers (sorted, distinct)
-    meanings: list[str]  # each claim's meaning text
+    meanings: list[str]  # each claim's meaning text (empty for a part from a worker)
+
+    def phrases_between(self, start: int, end: int) -> list[str]:
+        """Phrases ``start`` .. ``end - 1`` (of consecutive claims), as a list."""
+        if isinstance(self.phrases, PackedStrings):
+            return self.phrases.span(start, end)
+        return self.phrases[start:end]
 
 
-class _Collector:
+# Part's fields held as packed strings, and its numpy fields, in a part's arrays.
+_PART_STRINGS = ("terms", "display", "surface_words", "phrases", "suggestable")
+_PART_ARRAYS = ("surface_tids", "post_term", "post_field", "post_count", "claim_postings")
+
+
+def part_arrays(part: Part) -> dict[str, np.ndarray]:
+    """``part`` as named numpy arrays (no meanings), to hand from a process to another."""
+    arrays = {name: getattr(part, name) for name in (*_PART_ARRAYS, "phrase_counts")}
+    for name in _PART_STRINGS:
+        value = getattr(part, name)
+        packed = value if isinstance(value, PackedStrings) else PackedStrings.pack(value)
+        arrays |= {f"{name}.data": packed.data, f"{name}.offsets": packed.offsets}
+    return arrays
+
+
+def part_from_arrays(arrays: Mapping[str, np.ndarray]) -> Part:
+    """The part ``part_arrays`` gave (phrases stay packed); KeyError when one is missing."""
+    strings = {
+        name: PackedStrings(arrays[f"{name}.data"], arrays[f"{name}.offsets"])
+        for name in _PART_STRINGS
+    }
+    return Part(
+        terms=strings["terms"].tolist(),
+        display=strings["display"].tolist(),
+        surface_words=strings["surface_words"].tolist(),
+        phrases=strings["phrases"],
+        suggestable=strings["suggestable"].tolist(),
+        meanings=[],
+        phrase_counts=arrays["phrase_counts"],
+        **{name: arrays[name] for name in _PART_ARRAYS},
+    )
+
+
+class Collector:
     """Analyses claims one at a time into a Part.
 
     Entities, topics, speakers, many aliases and evidence notes repeat across
@@ -168,7 +212,7 @@ class _Collector:
 
 
 def analyse(claims: Iterable[Claim], analyzer: Analyzer) -> Part:
-    collector = _Collector(analyzer)
+    collector = Collector(analyzer)
     for claim in claims:
         collector.add(claim)
     return collector.part()
@@ -212,6 +256,22 @@ def _concat(arrays: Iterable[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate([np.zeros(0, dtype), *arrays]).astype(dtype, copy=False)
 
 
+def _phrases(parts: Sequence[Part]) -> PackedStrings:
+    """Every part's phrases in one PackedStrings: packed ones are joined, not decoded."""
+    packed = [
+        p.phrases if isinstance(p.phrases, PackedStrings) else PackedStrings.pack(p.phrases)
+        for p in parts
+    ]
+    if len(packed) == 1:
+        return packed[0]
+    starts = np.cumsum([0, *(p.data.size for p in packed)])
+    offsets = [p.offsets[1:] + start for p, start in zip(packed, starts.tolist(), strict=False)]
+    return PackedStrings(
+        _concat((p.data for p in packed), np.uint8),
+        _concat([np.zeros(1, np.int64), *offsets], np.int64),
+    )
+
+
 def _finish(
     parts: Sequence[Part],
     term_ids: dict[str, int],
@@ -233,7 +293,7 @@ def _finish(
         size=size,
         term_ids=term_ids,
         display=PackedStrings.pack(display),
-        phrases=PackedStrings.pack([phrase for p in parts for phrase in p.phrases]),
+        phrases=_phrases(parts),
         phrase_indptr=phrase_indptr,
         surface_term=surfaces,
         post_claim=claims[order],
@@ -257,7 +317,7 @@ def build_index(
     time as they are analysed, so they can be embedded meanwhile (one pass
     over the claims instead of a first one to collect the texts).
     """
-    collector = _Collector(analyzer)
+    collector = Collector(analyzer)
     done = 0
     for claim in store:
         collector.add(claim)

@@ -62,6 +62,7 @@ _BUILDERS = (
     "match_types.py",
     "semantic.py",
     "index_cache.py",
+    "parse_analysis.py",
 )
 
 
@@ -164,6 +165,20 @@ def _build(
         finally:
             batches.put(None)  # the end, also when the build failed
         return index, embedded.result()
+
+
+def save_built(
+    store: ClaimStore,
+    synonyms: Mapping[str, Sequence[str]],
+    index: TermIndex,
+    vectors: ClaimVectors,
+) -> bool:
+    """Save an index of ``store`` built elsewhere (merged from the parse workers' parts).
+
+    False without a cache directory, or when it could not be written.
+    """
+    directory = _saved_dir(store, synonyms, Embedder)
+    return directory is not None and save_arrays(directory, _arrays(index, vectors), KEEP)
 
 
 def load_or_build(

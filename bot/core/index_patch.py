@@ -326,7 +326,7 @@ def patch_index(
         "suggest_display": suggest,
         "suggest_keys": sorted(suggest),
         "delta_phrases": {
-            claim: fresh.part.phrases[phrases[row] : phrases[row + 1]]
+            claim: fresh.part.phrases_between(phrases[row], phrases[row + 1])
             for row, claim in enumerate(order)
         },
     }

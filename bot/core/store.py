@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bot.core.array_files import save_arrays
 from bot.core.claim_load import Row, read_claim_files
 from bot.core.compact import RELATIONS, ClaimFacts, ClaimStore, StoreBuilder
+from bot.core.parse_analysis import AnalysisRequest
 from bot.core.parse_cache import cache_dir_from_env
 from bot.core.problems import Loc, Problem, StoreError, field_name, validation_problems
 from bot.core.schema import Claim
@@ -219,12 +220,13 @@ def validate_dir(
     today: date | None = None,
     cache_dir: Path | bool | None = True,
     workers: int | None = None,
+    analysis: AnalysisRequest | None = None,
 ) -> tuple[ClaimStore | None, list[Problem]]:
     """Load every claim file in ``directory``; return the store (if clean) and all problems.
 
     ``cache_dir``: True for the configured parse cache (see bot.core.parse_cache),
     None or False for none, or a directory. ``workers``: processes that parse
-    changed files (default: one per core).
+    changed files (default: one per core). ``analysis``: see bot.core.parse_analysis.
     """
     today = today or date.today()
     files, refused = _listed(directory)
@@ -232,7 +234,7 @@ def validate_dir(
         return None, [refused]
     if cache_dir is True:
         cache_dir = cache_dir_from_env()
-    found = read_claim_files(directory, files, cache_dir or None, today, workers)
+    found = read_claim_files(directory, files, cache_dir or None, today, workers, analysis)
     if found.snapshot is not None:  # saved when this very store last loaded clean
         return found.snapshot, []
     problems = [problem for path in found.broken for problem in _explain(path)]
@@ -252,9 +254,15 @@ def validate_dir(
     return store, []
 
 
-def load_store(directory: Path | None = None, *, today: date | None = None) -> ClaimStore:
+def load_store(
+    directory: Path | None = None,
+    *,
+    today: date | None = None,
+    analysis: AnalysisRequest | None = None,
+) -> ClaimStore:
     """Load and validate a store, raising StoreError listing every problem."""
-    store, problems = validate_dir(directory or default_claims_dir(), today=today)
+    directory = directory or default_claims_dir()
+    store, problems = validate_dir(directory, today=today, analysis=analysis)
     if store is None:
         raise StoreError(problems)
     return store

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,58 @@ def claim_vectors(embedder: Embedder, texts: Sequence[str]) -> ClaimVectors:
     return claim_vectors_of_batches(embedder, [texts])
 
 
+_Cached = tuple[np.ndarray, np.ndarray, np.ndarray]  # digests, codes, scales
+
+
+def _cached(directory: Path | None) -> tuple[_Cached | None, dict[bytes, int]]:
+    """The cache file's rows and the row of each digest (none without a cache)."""
+    cached = _read(_path(directory)) if directory is not None else None
+    row_of = {d: row for row, d in enumerate(cached[0].tolist())} if cached is not None else {}
+    return cached, row_of
+
+
+def _fill(
+    texts: list[str],
+    cached: tuple[_Cached | None, dict[bytes, int]],
+    embed: Callable[[list[str]], np.ndarray],
+) -> tuple[_Cached, int]:
+    """Digests, codes and scales of ``texts``: cached rows reused, the rest embedded."""
+    rows, row_of = cached
+    digests = _digests(texts)
+    codes = np.empty((len(texts), DIMENSIONS), dtype=np.int8)
+    scales = np.empty(len(texts), dtype=np.float32)
+    todo = []
+    for row, digest in enumerate(digests.tolist()):
+        old = row_of.get(digest)
+        if old is None or rows is None:
+            todo.append(row)
+        else:
+            codes[row], scales[row] = rows[1][old], rows[2][old]
+    if todo:
+        fresh = ClaimVectors.quantise(embed([texts[i] for i in todo]))
+        codes[todo], scales[todo] = fresh.codes, fresh.scales
+    return (digests, codes, scales), len(todo)
+
+
+def unsaved_claim_vectors(
+    embedder: Callable[[], Embedder], texts: Sequence[str]
+) -> tuple[_Cached, int]:
+    """Digests, codes and scales of ``texts`` and how many were embedded; nothing written.
+
+    For a parse worker that embeds its share of a store: the loading process
+    gathers every worker's rows and writes the cache once (``save_claim_vectors``).
+    ``embedder`` is called only if some text is not cached.
+    """
+    return _fill(list(texts), _cached(cache_dir_from_env()), lambda t: embedder().embed_many(t))
+
+
+def save_claim_vectors(digests: np.ndarray, vectors: ClaimVectors) -> None:
+    """Write the cache file for these rows (see ``unsaved_claim_vectors``)."""
+    directory = cache_dir_from_env()
+    if directory is not None:
+        _write(_path(directory), digests, vectors)
+
+
 def claim_vectors_of_batches(embedder: Embedder, batches: Iterable[Sequence[str]]) -> ClaimVectors:
     """``claim_vectors`` of the texts of ``batches``, in order, embedded batch by batch.
 
@@ -78,34 +130,21 @@ def claim_vectors_of_batches(embedder: Embedder, batches: Iterable[Sequence[str]
     thread can embed the first batches while the rest are being made.
     """
     directory = cache_dir_from_env()
-    cached = _read(_path(directory)) if directory is not None else None
-    row_of = {d: row for row, d in enumerate(cached[0].tolist())} if cached is not None else {}
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    cached = _cached(directory)
+    parts: list[_Cached] = []
     embedded = 0
     for batch in batches:
-        texts = list(batch)
-        digests = _digests(texts)
-        codes = np.empty((len(texts), DIMENSIONS), dtype=np.int8)
-        scales = np.empty(len(texts), dtype=np.float32)
-        todo = []
-        for row, digest in enumerate(digests.tolist()):
-            old = row_of.get(digest)
-            if old is None or cached is None:
-                todo.append(row)
-            else:
-                codes[row], scales[row] = cached[1][old], cached[2][old]
-        if todo:
-            fresh = ClaimVectors.quantise(embedder.embed_many([texts[i] for i in todo]))
-            codes[todo], scales[todo] = fresh.codes, fresh.scales
-            embedded += len(todo)
-        parts.append((digests, codes, scales))
+        part, fresh = _fill(list(batch), cached, embedder.embed_many)
+        parts.append(part)
+        embedded += fresh
     if not parts:  # no batch at all: no claims
         parts.append((_digests([]), np.empty((0, DIMENSIONS), np.int8), np.empty(0, np.float32)))
     digests, codes, scales = (np.concatenate([p[n] for p in parts]) for n in range(3))
     codes.setflags(write=False)
     scales.setflags(write=False)
     vectors = ClaimVectors(codes, scales)
-    if directory is not None and (embedded or cached is None or len(cached[0]) != len(digests)):
+    rows = cached[0]
+    if directory is not None and (embedded or rows is None or len(rows[0]) != len(digests)):
         _write(_path(directory), digests, vectors)
     log.info("claim vectors: %d cached, %d embedded", len(digests) - embedded, embedded)
     return vectors
