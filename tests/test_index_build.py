@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
@@ -289,3 +290,38 @@ def test_a_cold_load_merges_the_parse_workers_parts_into_the_same_index(
     assert _answers(catalog.matcher, queries) == _answers(
         Matcher(generated, config, index=reference), queries
     )
+
+
+ODD_TEXTS = [
+    *("", " ", "   ", "a  b", " lead", "trail ", "tab\there", "new\nline", "x\u00a0y\u2009z"),
+    *("\u2581literal \u2581\u2581x\u2581", "<s> special </s> and <unk>", "a<s>b", "ﬁ ligature"),
+    *("emoji 🤖 naïve 中文 Ǆ", "x" * 3_000, "word " * 600, 'U.S. AI-chips: 2025\'s "race"'),
+]
+
+
+def test_word_by_word_token_ids_are_the_tokenizers(generated: ClaimStore) -> None:
+    """bot.core.token_pieces: every text's ids as the tokenizer gives them, truncation too."""
+    embedder = default_embedder()
+    assert embedder._pieces._exact  # the shipped tokenizer splits exactly
+    texts = [meaning_text(claim) for claim in generated]
+    texts += [text for claim in generated for _, text in claim_fields(claim)]
+    texts += [*ODD_TEXTS, *(DATA / "public_queries.tsv").read_text(encoding="utf-8").splitlines()]
+    lengths, ids = embedder._pieces.token_ids(texts, embedder._pieces.cache())
+    expected = [e.ids for e in embedder._tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert lengths.tolist() == [len(e) for e in expected]
+    assert ids.tolist() == [i for e in expected for i in e]
+    assert max(lengths) == 512  # some were truncated
+
+
+def test_a_tokenizer_that_merges_across_words_is_not_split() -> None:
+    from bot.core.semantic import _TOKENIZER, _package_dir
+    from bot.core.token_pieces import SPACE, splits_exactly
+
+    config = json.loads((_package_dir() / _TOKENIZER).read_text(encoding="utf-8"))
+    assert splits_exactly(config)
+    crossing = json.loads(json.dumps(config))
+    crossing["model"]["merges"].append(f"o {SPACE}w")  # "o" + "▁w": a token across a space
+    assert not splits_exactly(crossing)
+    pretokenized = config | {"pre_tokenizer": {"type": "Whitespace"}}
+    assert not splits_exactly(pretokenized)
+    assert not splits_exactly(config | {"normalizer": None})

@@ -63,6 +63,7 @@ _BUILDERS = (
     "semantic.py",
     "index_cache.py",
     "parse_analysis.py",
+    "token_pieces.py",
 )
 
 
