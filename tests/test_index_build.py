@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
+import threading
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
@@ -238,14 +240,20 @@ def test_claim_vectors_are_bit_identical_to_the_plain_pooling(generated: ClaimSt
     assert embedder.embed_many(few).tobytes() == reference_embed_many(embedder, few).tobytes()
 
 
+@pytest.mark.parametrize("workers", ["forked", "fresh interpreters"])
 def test_a_cold_load_merges_the_parse_workers_parts_into_the_same_index(
-    generated: ClaimStore, analyzer: Analyzer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    generated: ClaimStore,
+    analyzer: Analyzer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
 ) -> None:
     """The parse workers analyse and embed their claims; this process only merges.
 
     Three workers, so parts meet inside runs of ids whose file names sort
-    otherwise ("a-b.yaml" before "a.yaml"). Every array, every vector and
-    every answer equals the reference's, and this process analysed no claim.
+    otherwise ("a-b.yaml" before "a.yaml"); forked, or fresh interpreters
+    when another thread is alive. Every array, every vector and every answer
+    equals the reference's, and this process analysed no claim.
     """
     import bot.core.claim_load as load_module
     from bot.core import index_cache
@@ -263,14 +271,35 @@ def test_a_cold_load_merges_the_parse_workers_parts_into_the_same_index(
         merged.append(real_index_of(self, ids))
         return merged[-1]
 
-    def no_build(*args: object, **kwargs: object) -> None:
-        raise AssertionError("analysed in the loading process")
+    loading, real_add = os.getpid(), Collector.add
 
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("built in the loading process")
+
+    def add_elsewhere(self: Collector, claim: Claim) -> None:
+        assert os.getpid() != loading, "analysed in the loading process"
+        real_add(self, claim)  # a forked worker inherits this spy
+
+    forked: list[bool] = []
+    real_start = load_module._start
+
+    def recording_start(part: Sequence[Path], out: Path) -> object:
+        forked.append(load_module._may_fork())
+        return real_start(part, out)
+
+    monkeypatch.setattr(load_module, "_start", recording_start)
     monkeypatch.setattr(AnalysisRequest, "index_of", spy)
     monkeypatch.setattr(index_cache, "build_index", no_build)
-    monkeypatch.setattr(Collector, "add", no_build)
-    catalog = load_catalog(generated.directory)
+    monkeypatch.setattr(Collector, "add", add_elsewhere)
+    other_thread = threading.Event()
+    if workers == "fresh interpreters":  # no fork while another thread is alive
+        threading.Thread(target=other_thread.wait, daemon=True).start()
+    try:
+        catalog = load_catalog(generated.directory)
+    finally:
+        other_thread.set()
     claims = list(generated)
+    assert forked == [workers == "forked"] * 3
     assert catalog.store.ids == generated.ids
     assert sorted(generated.ids) != [p.stem for p in sorted(generated.directory.glob("*.yaml"))]
     reference = reference_index(claims, analyzer)
