@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported by bot.core.semantic when it loads the model
 
 SPACE = "\u2581"  # SentencePiece's visible space
 _PIECE = re.compile(f"{SPACE}+[^{SPACE}]*")
+_CROSSING = re.compile(f"[^{SPACE}\0] {SPACE}")
 _NORMALIZERS = [
     {"type": "Prepend", "prepend": SPACE},
     {"type": "Replace", "pattern": {"String": " "}, "content": SPACE},
@@ -55,8 +56,11 @@ def splits_exactly(config: Mapping[str, Any]) -> bool:
     bytes_known = model.get("byte_fallback") and all(f"<0x{b:02X}>" in vocab for b in range(256))
     if model.get("fuse_unk") and not bytes_known:  # unknowns fused across pieces
         return False
-    merges = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges") or []]
-    return all(len(m) == 2 and not (m[0][-1:] != SPACE and m[1][:1] == SPACE) for m in merges)
+    # "a b" strings (or [a, b] pairs), one per merge; token texts hold no space, so a
+    # merge joins across a piece's start when a character other than "▁" precedes " ▁".
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges") or []]
+    joined = "\0".join(merges)
+    return joined.count(" ") == len(merges) and not _CROSSING.search(joined)
 
 
 class _Pieces(dict[str, tuple[int, ...]]):
