@@ -10,13 +10,14 @@ must equal the reference's, on the bundled claims and a generated store.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
 import os
-import threading
+import subprocess
+import sys
 from array import array
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -240,83 +241,80 @@ def test_claim_vectors_are_bit_identical_to_the_plain_pooling(generated: ClaimSt
     assert embedder.embed_many(few).tobytes() == reference_embed_many(embedder, few).tobytes()
 
 
-@pytest.mark.parametrize("workers", ["forked", "fresh interpreters"])
+# A cold load in a fresh process (so that no thread of the test run stops the
+# workers from forking; "thread" starts one, so they are fresh interpreters),
+# three workers, and spies that fail if this process analyses or builds.
+_COLD_LOAD = """
+import json, os, sys, threading
+from pathlib import Path
+import bot.core.claim_load as load
+from bot.core import index_cache
+from bot.core.catalog import load_catalog
+from bot.core.index_build import Collector
+
+loading, real_add, real_start, forked = os.getpid(), Collector.add, load._start, []
+
+def add(self, claim):  # forked workers inherit this spy
+    assert os.getpid() != loading, "analysed in the loading process"
+    real_add(self, claim)
+
+def start(part, out):
+    forked.append(load._may_fork())
+    return real_start(part, out)
+
+def build(*args, **kwargs):
+    raise AssertionError("built in the loading process")
+
+Collector.add, load._start, index_cache.build_index = add, start, build
+load.PARALLEL_MIN, load.available_cores = 2, lambda: 3
+if sys.argv[2] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+catalog = load_catalog(Path(sys.argv[1]))
+print(json.dumps([forked, len(catalog.store)]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["alone", "thread"])
 def test_a_cold_load_merges_the_parse_workers_parts_into_the_same_index(
-    generated: ClaimStore,
-    analyzer: Analyzer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: str,
+    generated: ClaimStore, analyzer: Analyzer, tmp_path: Path, mode: str
 ) -> None:
-    """The parse workers analyse and embed their claims; this process only merges.
+    """The parse workers analyse and embed their claims; the loading process only merges.
 
-    Three workers, so parts meet inside runs of ids whose file names sort
-    otherwise ("a-b.yaml" before "a.yaml"); forked, or fresh interpreters
-    when another thread is alive. Every array, every vector and every answer
-    equals the reference's, and this process analysed no claim.
+    Parts meet inside runs of ids whose file names sort otherwise ("a-b.yaml"
+    before "a.yaml"). The index it saved (and serves, mapped) equals the
+    reference build array for array, its vectors the embedder's, its answers
+    the reference's.
     """
-    import bot.core.claim_load as load_module
     from bot.core import index_cache
-    from bot.core.catalog import load_catalog
-    from bot.core.index_build import Collector
-    from bot.core.parse_analysis import AnalysisRequest
+    from bot.core.array_files import load_arrays
 
-    monkeypatch.setattr(load_module, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(load_module, "available_cores", lambda: 3)
-    monkeypatch.setenv("AI_RACE_CACHE", str(tmp_path / "cache"))
-    merged: list[object] = []
-    real_index_of = AnalysisRequest.index_of
-
-    def spy(self: AnalysisRequest, ids: Sequence[str]) -> object:
-        merged.append(real_index_of(self, ids))
-        return merged[-1]
-
-    loading, real_add = os.getpid(), Collector.add
-
-    def no_build(*args: object, **kwargs: object) -> None:
-        raise AssertionError("built in the loading process")
-
-    def add_elsewhere(self: Collector, claim: Claim) -> None:
-        assert os.getpid() != loading, "analysed in the loading process"
-        real_add(self, claim)  # a forked worker inherits this spy
-
-    forked: list[bool] = []
-    real_start = load_module._start
-
-    def recording_start(part: Sequence[Path], out: Path) -> object:
-        forked.append(load_module._may_fork())
-        return real_start(part, out)
-
-    monkeypatch.setattr(load_module, "_start", recording_start)
-    monkeypatch.setattr(AnalysisRequest, "index_of", spy)
-    monkeypatch.setattr(index_cache, "build_index", no_build)
-    monkeypatch.setattr(Collector, "add", add_elsewhere)
-    other_thread = threading.Event()
-    if workers == "fresh interpreters":  # no fork while another thread is alive
-        threading.Thread(target=other_thread.wait, daemon=True).start()
-    try:
-        catalog = load_catalog(generated.directory)
-    finally:
-        other_thread.set()
-    claims = list(generated)
-    assert forked == [workers == "forked"] * 3
-    assert catalog.store.ids == generated.ids
     assert sorted(generated.ids) != [p.stem for p in sorted(generated.directory.glob("*.yaml"))]
+    cache = tmp_path / "cache"
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_LOAD, str(generated.directory), mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "AI_RACE_CACHE": str(cache)},
+    )
+    forked, size = json.loads(done.stdout.splitlines()[-1])
+    assert forked == [mode == "alone"] * 3 and size == len(generated)
+    [saved] = cache.glob("index-*")
+    loaded = load_arrays(saved, functools.partial(index_cache._assemble, size))
+    assert loaded is not None
+    index, vectors = loaded
+    claims = list(generated)
     reference = reference_index(claims, analyzer)
-    assert isinstance(merged[0], tuple)
-    index, vectors = merged[0]
     _assert_same(index, reference)
-    _assert_same(catalog.matcher.index, reference)  # served: mapped from the saved index
-    embedder = Embedder()
-    expected = ClaimVectors.quantise(embedder.embed_many([meaning_text(c) for c in claims]))
-    for got in (vectors, catalog.matcher._vectors):
-        np.testing.assert_array_equal(got.codes, expected.codes)
-        np.testing.assert_array_equal(got.scales, expected.scales)
+    expected = ClaimVectors.quantise(Embedder().embed_many([meaning_text(c) for c in claims]))
+    np.testing.assert_array_equal(vectors.codes, expected.codes)
+    np.testing.assert_array_equal(vectors.scales, expected.scales)
     lines = (DATA / "public_queries.tsv").read_text(encoding="utf-8").splitlines()[1:]
     queries = [line.split("\t")[0] for line in lines]
     config = load_matching_config(None)
-    monkeypatch.undo()  # the reference matcher below embeds in this process
-    assert _answers(catalog.matcher, queries) == _answers(
+    served = Matcher(generated, config, index=index, vectors=vectors)
+    assert _answers(served, queries) == _answers(
         Matcher(generated, config, index=reference), queries
     )
 
