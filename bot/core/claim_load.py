@@ -42,7 +42,7 @@ from pydantic import ValidationError
 
 from bot.core.array_files import load_arrays
 from bot.core.compact import BodyFile, ClaimFacts, ClaimStore
-from bot.core.parse_analysis import SPEC_NAME, AnalysisRequest, WorkerAnalysis
+from bot.core.parse_analysis import AnalysisRequest, WorkerAnalysis, request_beside
 from bot.core.parse_cache import (
     CacheIndex,
     CacheWriter,
@@ -189,7 +189,7 @@ def _start(part: Sequence[Path], out: Path) -> tuple[_Process | None, Path]:
         listing = out.with_suffix(".in")
         listing.write_text("\n".join(map(str, part)), encoding="utf-8")
         command = [sys.executable, "-c", _WORKER, str(_ROOT), str(listing), str(out)]
-        spec = _spec(out)
+        spec = request_beside(out)
         command += [str(spec)] if spec is not None else []
         return subprocess.Popen(command, stdin=subprocess.DEVNULL), out
     except OSError as exc:
@@ -208,7 +208,7 @@ def _forked_worker(part: Sequence[Path], out: Path) -> NoReturn:
     try:
         _fresh_signals()
         gc.freeze()
-        _write(part, out, _spec(out))
+        _write(part, out, request_beside(out))
         code = 0
     except BaseException:  # the parent parses the part itself; say why
         traceback.print_exc()
@@ -228,12 +228,6 @@ def _fresh_signals() -> None:
         if callable(signal.getsignal(signum)):  # a Python handler, not SIG_DFL / SIG_IGN
             fresh = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
             signal.signal(signum, fresh)
-
-
-def _spec(out: Path) -> Path | None:
-    """The analysis request beside the worker's output, if any (bot.core.parse_analysis)."""
-    spec = out.parent / SPEC_NAME
-    return spec if spec.exists() else None
 
 
 def _collect(
@@ -264,18 +258,14 @@ def work(listing: str, out: str, spec: str | None = None) -> None:
     """A worker process: parse the files listed in ``listing`` into ``out``, one line each.
 
     The line is the parse cache's format without the stamp; JSON escapes tabs
-    and newlines, so neither appears inside a field. ``spec``: also analyse
-    and embed the valid claims into an index part (bot.core.parse_analysis).
+    and newlines, so neither appears inside a field. ``spec``: see ``_write``.
     """
     paths = Path(listing).read_text(encoding="utf-8").split("\n")
     _write(map(Path, paths), out, Path(spec) if spec else None)
 
 
 def _write(paths: Iterable[Path], out: str | Path, spec: Path | None = None) -> None:
-    """Parse ``paths`` into ``out``, one line each (see ``work``).
-
-    ``spec``: also analyse and embed the valid claims (bot.core.parse_analysis).
-    """
+    """Parse ``paths`` into ``out`` (see ``work``); ``spec``: analyse the claims too."""
     analysis = WorkerAnalysis(spec) if spec is not None else None
     with open(out, "wb") as handle:
         for path in paths:

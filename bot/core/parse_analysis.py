@@ -37,6 +37,12 @@ SPEC_NAME = "analysis.json"  # beside the workers' listings: its presence asks f
 _VECTORS = ("vectors.digests", "vectors.codes", "vectors.scales")
 
 
+def request_beside(out: Path) -> Path | None:
+    """The request beside a worker's output ``out``, if the loading process made one."""
+    spec = out.parent / SPEC_NAME
+    return spec if spec.exists() else None
+
+
 def part_file(out: Path) -> Path:
     """Where the worker writing its parse results to ``out`` writes its part."""
     return out.with_name(out.name + ".part.npz")
